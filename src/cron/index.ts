@@ -1,0 +1,47 @@
+import { IoMetrics, runWithMetrics } from "../lib/metrics";
+import { createServiceContext, type ServiceContext } from "../services/context";
+import { recordSchedulerRun } from "../services/scheduler/record-scheduler-run";
+
+/** Cron expressions exactly as in wrangler.toml `[triggers] crons`. */
+export const CRONS = {
+  EVERY_FIVE_MINUTES: "*/5 * * * *",
+} as const;
+
+type ScheduledJob = (ctx: ServiceContext, controller: ScheduledController) => Promise<void>;
+
+/**
+ * What each cron runs. Jobs only decide what is due and enqueue it (never long work here); later
+ * capabilities add theirs (due channel pulls, SLA sweeps) to these lists.
+ */
+const JOBS: Record<(typeof CRONS)[keyof typeof CRONS], ScheduledJob[]> = {
+  [CRONS.EVERY_FIVE_MINUTES]: [],
+};
+
+function isKnownCron(cron: string): cron is keyof typeof JOBS {
+  return Object.hasOwn(JOBS, cron);
+}
+
+export async function dispatchScheduled(
+  controller: ScheduledController,
+  env: Env,
+  executionCtx: ExecutionContext,
+): Promise<void> {
+  const cron = controller.cron;
+  if (!isKnownCron(cron)) throw new Error(`No jobs for cron '${cron}'`);
+  const metrics = new IoMetrics();
+  const ctx = createServiceContext({
+    env,
+    waitUntil: (p) => executionCtx.waitUntil(p),
+    metrics,
+    logFields: { cron },
+  });
+  ctx.actor = { type: "system", name: `cron:${cron}` };
+  await runWithMetrics(metrics, async () => {
+    const results = await Promise.allSettled(JOBS[cron].map((job) => job(ctx, controller)));
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    for (const f of failed) ctx.logger.error("scheduled job failed", { error: String(f.reason) });
+    await recordSchedulerRun({ ctx, input: { cron, scheduledTime: controller.scheduledTime } });
+    // Rethrow so the run shows as failed in Cron Events, after the others had their chance.
+    if (failed.length > 0) throw new Error(`${failed.length} scheduled job(s) failed for '${cron}'`);
+  });
+}

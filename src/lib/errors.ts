@@ -1,0 +1,113 @@
+/**
+ * The one error hierarchy. Services throw these; `src/http/errors.ts` maps codes to HTTP status in one place.
+ * Messages of 4xx errors are shown to the caller; 5xx messages never leave the server.
+ */
+export type ErrorCode =
+  | "BAD_REQUEST"
+  | "VALIDATION_ERROR"
+  | "UNAUTHORIZED"
+  | "FORBIDDEN"
+  | "NOT_FOUND"
+  | "METHOD_NOT_ALLOWED"
+  | "CONFLICT"
+  | "PRECONDITION_FAILED"
+  | "PAYLOAD_TOO_LARGE"
+  | "UNSUPPORTED_MEDIA_TYPE"
+  | "RATE_LIMITED"
+  | "UPSTREAM_ERROR"
+  | "SERVICE_UNAVAILABLE"
+  | "INTERNAL_ERROR";
+
+export type ErrorDetails = Record<string, unknown>;
+
+export abstract class AppError extends Error {
+  abstract readonly code: ErrorCode;
+  readonly details: ErrorDetails | undefined;
+
+  constructor(message: string, options?: { details?: ErrorDetails; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.details = options?.details;
+  }
+}
+
+export class BadRequestError extends AppError {
+  readonly code = "BAD_REQUEST";
+}
+
+/** `details` maps a field path (dot-joined) to its messages, e.g. `{ "address.zip": ["Required"] }`. */
+export class ValidationError extends AppError {
+  readonly code = "VALIDATION_ERROR";
+  constructor(message: string, fieldErrors: Record<string, string[]>) {
+    super(message, { details: fieldErrors });
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  readonly code = "UNAUTHORIZED";
+}
+
+export class ForbiddenError extends AppError {
+  readonly code = "FORBIDDEN";
+}
+
+export class NotFoundError extends AppError {
+  readonly code = "NOT_FOUND";
+}
+
+export class MethodNotAllowedError extends AppError {
+  readonly code = "METHOD_NOT_ALLOWED";
+  constructor(
+    message: string,
+    readonly allow: string[],
+  ) {
+    super(message, { details: { allow } });
+  }
+}
+
+export class ConflictError extends AppError {
+  readonly code = "CONFLICT";
+}
+
+/** An illegal state transition or a failed precondition (e.g. If-Match). */
+export class PreconditionFailedError extends AppError {
+  readonly code = "PRECONDITION_FAILED";
+}
+
+export class PayloadTooLargeError extends AppError {
+  readonly code = "PAYLOAD_TOO_LARGE";
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  readonly code = "UNSUPPORTED_MEDIA_TYPE";
+}
+
+export class RateLimitedError extends AppError {
+  readonly code = "RATE_LIMITED";
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message, { details: { retryAfterSeconds } });
+  }
+}
+
+/** A call to an external system failed. `retryable` tells queue consumers whether to back off and retry. */
+export class UpstreamError extends AppError {
+  readonly code = "UPSTREAM_ERROR";
+  readonly retryable: boolean;
+  readonly retryAfterSeconds: number | undefined;
+  constructor(
+    message: string,
+    options: { upstream: string; retryable: boolean; retryAfterSeconds?: number; cause?: unknown },
+  ) {
+    super(message, { details: { upstream: options.upstream }, cause: options.cause });
+    this.retryable = options.retryable;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+/** A dependency we cannot serve without (Postgres) is down. */
+export class ServiceUnavailableError extends AppError {
+  readonly code = "SERVICE_UNAVAILABLE";
+}

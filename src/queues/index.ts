@@ -1,0 +1,47 @@
+import { IoMetrics, runWithMetrics } from "../lib/metrics";
+import { applyCacheInvalidation } from "../services/cache/invalidate-cache";
+import { createServiceContext } from "../services/context";
+import { consumeMessages, recordDeadLetterBatch } from "./consume";
+import { EventMessage } from "./messages";
+import { QUEUES } from "./names";
+
+/**
+ * The Worker's `queue` handler: one consumer per queue name. `channel-pull` and `erp-push` get their
+ * consumers with the integration hub; until then a message there fails loudly (and reaches its DLQ,
+ * where it is recorded) rather than being dropped.
+ */
+export async function dispatchQueue(
+  batch: MessageBatch,
+  env: Env,
+  executionCtx: ExecutionContext,
+): Promise<void> {
+  const metrics = new IoMetrics();
+  const ctx = createServiceContext({
+    env,
+    waitUntil: (p) => executionCtx.waitUntil(p),
+    metrics,
+    logFields: { queue: batch.queue, batchSize: batch.messages.length },
+  });
+  ctx.actor = { type: "system", name: `queue:${batch.queue}` };
+  await runWithMetrics(metrics, async () => {
+    switch (batch.queue) {
+      case QUEUES.EVENTS:
+        return consumeMessages(ctx, batch, EventMessage, async (event) => {
+          switch (event.type) {
+            case "cache.invalidate":
+              return applyCacheInvalidation({ ctx, input: event });
+          }
+        });
+      case QUEUES.CHANNEL_PULL_DLQ:
+      case QUEUES.ERP_PUSH_DLQ:
+      case QUEUES.EVENTS_DLQ:
+        return recordDeadLetterBatch(ctx, batch);
+      default:
+        throw new Error(`No consumer for queue '${batch.queue}'`);
+    }
+  });
+  ctx.logger.info("queue batch", {
+    db: { rt: metrics.dbRoundTrips, ms: Math.round(metrics.dbMs) },
+    cache: { rt: metrics.cacheRoundTrips, ms: Math.round(metrics.cacheMs) },
+  });
+}

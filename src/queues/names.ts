@@ -1,0 +1,11 @@
+/** Queue names exactly as declared in wrangler.toml; the dispatcher switches on these. */
+export const QUEUES = {
+  CHANNEL_PULL: "channel-pull",
+  ERP_PUSH: "erp-push",
+  EVENTS: "events",
+  CHANNEL_PULL_DLQ: "channel-pull-dlq",
+  ERP_PUSH_DLQ: "erp-push-dlq",
+  EVENTS_DLQ: "events-dlq",
+} as const;
+
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

@@ -1,0 +1,42 @@
+import { updateCache } from "../../cache/dual-write";
+import { EventMessage } from "../../queues/messages";
+import type { ServiceContext } from "../context";
+
+/**
+ * Deletes cache keys after a Postgres write. A delete that fails twice inline is handed to the events
+ * queue (`cache.invalidate`), which retries it with backoff until Redis is back — so a Redis outage can
+ * delay an invalidation but never lose it. Deletes are safe to replay late; sets are not, so only
+ * invalidations take this path.
+ */
+export async function invalidateCache({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { keys: string[]; reason: string };
+}) {
+  const redis = ctx.cache.redis;
+  if (!redis || input.keys.length === 0) return;
+  let deleted = false;
+  await updateCache(ctx, input.reason, async () => {
+    await redis.del(...input.keys);
+    deleted = true;
+  });
+  if (!deleted) {
+    const message = EventMessage.parse({ type: "cache.invalidate", keys: input.keys, reason: input.reason });
+    await ctx.queues.events.send(message, { contentType: "json" });
+  }
+}
+
+/** The queue side: throws on failure so the consumer retries with backoff. */
+export async function applyCacheInvalidation({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: { keys: string[] };
+}) {
+  const redis = ctx.cache.redis;
+  if (!redis) return;
+  await redis.del(...input.keys);
+}

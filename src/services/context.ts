@@ -1,0 +1,54 @@
+import { type Cache, createCache } from "../cache/client";
+import { createDatabase, type Database } from "../db/client";
+import { type AppConfig, readConfig } from "../lib/config";
+import { createLogger, type Logger } from "../lib/logger";
+import type { IoMetrics } from "../lib/metrics";
+
+export type Actor =
+  | { type: "user"; userId: string }
+  | { type: "apiKey"; keyId: string }
+  | { type: "system"; name: string }
+  | { type: "webhook"; source: string };
+
+/**
+ * What every service verb receives: the infrastructure of the current unit of work (a request, a queue
+ * batch, a cron run, a Durable Object call) and, once authenticated, who is acting for which tenant.
+ */
+export interface ServiceContext {
+  readonly config: AppConfig;
+  readonly db: Database;
+  readonly cache: Cache;
+  readonly logger: Logger;
+  readonly metrics: IoMetrics;
+  readonly queues: { channelPull: Queue; erpPush: Queue; events: Queue };
+  /** Work that may finish after the response (cache writes, closing sockets). */
+  waitUntil(promise: Promise<unknown>): void;
+  /** Set when a read was served from Redis because Postgres failed; HTTP says so in `X-Degraded`. */
+  readonly degraded: Set<"cache">;
+  tenantId?: string;
+  actor?: Actor;
+}
+
+export function createServiceContext(input: {
+  env: Env;
+  waitUntil: (promise: Promise<unknown>) => void;
+  metrics: IoMetrics;
+  logFields?: Record<string, unknown>;
+}): ServiceContext {
+  const config = readConfig(input.env);
+  const logger = createLogger(config.logLevel, input.logFields);
+  return {
+    config,
+    db: createDatabase(config),
+    cache: createCache(config, logger),
+    logger,
+    metrics: input.metrics,
+    queues: {
+      channelPull: input.env.CHANNEL_PULL_QUEUE,
+      erpPush: input.env.ERP_PUSH_QUEUE,
+      events: input.env.EVENTS_QUEUE,
+    },
+    waitUntil: input.waitUntil,
+    degraded: new Set(),
+  };
+}

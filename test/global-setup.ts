@@ -1,0 +1,72 @@
+// Brings up the real parts for the workers tests: a fresh Postgres database per run (dropped after),
+// a per-run Redis key prefix (deleted after), and the Neon and Upstash gateways in front of them.
+import { randomBytes } from "node:crypto";
+import { createRequire } from "node:module";
+import type * as RedisModule from "redis";
+import type { TestProject } from "vitest/node";
+import {
+  allowAppRoleLogin,
+  dropDatabase,
+  ensureDatabase,
+  migrateDatabase,
+  withDatabase,
+} from "../dev/migrate.ts";
+import { startNeonGateway } from "../dev/neon-gateway.ts";
+import { startUpstashGateway } from "../dev/upstash-gateway.ts";
+
+const requireCjs = createRequire(import.meta.url);
+const { createClient } = requireCjs("redis") as typeof RedisModule;
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    ownerDatabaseUrl: string;
+    neonHttpEndpoint: string;
+    neonWsProxy: string;
+    upstashUrl: string;
+    upstashToken: string;
+    cacheKeyPrefix: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const adminUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+  const runId = `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+  const dbName = `tradewind_test_${runId}`;
+  const keyPrefix = `test:${runId}:`;
+  const token = randomBytes(24).toString("hex");
+
+  await ensureDatabase(adminUrl, dbName);
+  const ownerUrl = withDatabase(adminUrl, dbName);
+  await migrateDatabase(ownerUrl);
+  await allowAppRoleLogin(adminUrl);
+
+  const pgTarget = new URL(adminUrl);
+  const neon = await startNeonGateway({
+    allowedTargets: [`${pgTarget.hostname}:${pgTarget.port || "5432"}`],
+  });
+  const upstash = await startUpstashGateway({ redisUrl, token });
+
+  project.provide("databaseUrl", withDatabase(adminUrl, dbName, "tradewind_app"));
+  project.provide("ownerDatabaseUrl", ownerUrl);
+  project.provide("neonHttpEndpoint", `${neon.url}/sql`);
+  project.provide("neonWsProxy", neon.wsProxy);
+  project.provide("upstashUrl", upstash.url);
+  project.provide("upstashToken", token);
+  project.provide("cacheKeyPrefix", keyPrefix);
+
+  return async () => {
+    await Promise.allSettled([neon.close(), upstash.close()]);
+    await dropDatabase(adminUrl, dbName);
+    const redis = createClient({ url: redisUrl, RESP: 2 });
+    await redis.connect();
+    try {
+      for await (const keys of redis.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 500 })) {
+        if (keys.length > 0) await redis.del(keys);
+      }
+    } finally {
+      await redis.quit();
+    }
+  };
+}

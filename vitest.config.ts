@@ -1,0 +1,46 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+/**
+ * Two projects: `unit` runs pure logic in Node (fast, no I/O); `workers` runs in workerd through
+ * vitest-pool-workers against the real Postgres and Redis, reached through the same drivers production
+ * uses via the local gateways that test/global-setup.ts starts.
+ */
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts", "src/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            main: "./src/index.ts",
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                APP_ENV: "test",
+                LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
+                DATABASE_URL: inject("databaseUrl"),
+                NEON_HTTP_ENDPOINT: inject("neonHttpEndpoint"),
+                NEON_WS_PROXY: inject("neonWsProxy"),
+                UPSTASH_REDIS_REST_URL: inject("upstashUrl"),
+                UPSTASH_REDIS_REST_TOKEN: inject("upstashToken"),
+                CACHE_KEY_PREFIX: inject("cacheKeyPrefix"),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/workers/**/*.test.ts"],
+          globalSetup: ["./test/global-setup.ts"],
+        },
+      },
+    ],
+  },
+});

@@ -36,6 +36,7 @@ export function errorResponse(description: string) {
 export const commonErrorResponses = {
   400: errorResponse("Malformed request (e.g. invalid JSON)"),
   413: errorResponse("Body larger than MAX_BODY_BYTES"),
+  415: errorResponse("Body is not of a declared media type (JSON)"),
   422: errorResponse("Validation failed; `details` maps each field to its messages"),
   500: errorResponse("Internal error; the body carries only the code and the request id"),
 } as const;

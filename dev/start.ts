@@ -1,0 +1,206 @@
+// `npm start`: Tradewind on this machine with no cloud account and no docker.
+// Postgres: DATABASE_URL, else an embedded PGlite under .data/. Redis: REDIS_URL, else 127.0.0.1:6379,
+// else no cache (loudly). Gateways speak Neon's and Upstash's protocols to them; wrangler dev runs the Worker.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import type * as PgModule from "pg";
+import type * as RedisModule from "redis";
+import { migrateDatabase } from "./migrate.ts";
+import { startNeonGateway } from "./neon-gateway.ts";
+import { startUpstashGateway } from "./upstash-gateway.ts";
+
+const requireCjs = createRequire(import.meta.url);
+const pg = requireCjs("pg") as typeof PgModule;
+const { createClient } = requireCjs("redis") as typeof RedisModule;
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const DATA_DIR = `${ROOT}.data`;
+const PORT = Number(process.env.PORT ?? 8787);
+const started = performance.now();
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+
+function say(line: string) {
+  console.log(`[tradewind] ${line}`);
+}
+
+function seconds(): string {
+  return `${((performance.now() - started) / 1000).toFixed(1)} s`;
+}
+
+async function startPostgres(): Promise<{ url: string; embedded: boolean }> {
+  if (process.env.DATABASE_URL) {
+    say("postgres: using DATABASE_URL");
+    return { url: process.env.DATABASE_URL, embedded: false };
+  }
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
+  await mkdir(`${DATA_DIR}/pglite`, { recursive: true });
+  const db = await PGlite.create(`${DATA_DIR}/pglite`);
+  const server = new PGLiteSocketServer({ db, port: 0, host: "127.0.0.1" });
+  await server.start();
+  const address = server.getServerConn();
+  cleanups.push(async () => {
+    await server.stop();
+    await db.close();
+  });
+  say(`postgres: embedded PGlite (data in .data/pglite) at ${address}`);
+  return { url: `postgres://postgres@${address}/postgres`, embedded: true };
+}
+
+async function redisReachable(url: string): Promise<boolean> {
+  const client = createClient({ url, RESP: 2, socket: { connectTimeout: 1500, reconnectStrategy: false } });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (client.isOpen) await client.quit().catch(() => undefined);
+  }
+}
+
+/** The demo tenant, so the public endpoints have something to show on a fresh machine. */
+async function seedDemo(ownerUrl: string) {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    await client.query(
+      "insert into tenants (slug, name) values ('demo', 'Demo Trading Co.') on conflict (slug) do nothing",
+    );
+  } finally {
+    await client.end();
+  }
+}
+
+async function waitForHealth(url: string, child: ReturnType<typeof spawn>): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);
+    try {
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) });
+      if (res.status === 200 || res.status === 503) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error("wrangler dev did not answer /health within 90 s");
+}
+
+async function main() {
+  const postgres = await startPostgres();
+  await migrateDatabase(postgres.url);
+  await seedDemo(postgres.url);
+  say(`postgres: migrations applied (${seconds()})`);
+
+  const pgUrl = new URL(postgres.url);
+  const neon = await startNeonGateway({
+    allowedTargets: [`${pgUrl.hostname}:${pgUrl.port || "5432"}`],
+    singleSession: postgres.embedded,
+  });
+  cleanups.push(() => neon.close());
+  say(`neon gateway: ${neon.url}/sql and ws://${neon.wsProxy}`);
+
+  const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+  const token = randomBytes(24).toString("hex");
+  let upstashUrl = "";
+  if (await redisReachable(redisUrl)) {
+    const upstash = await startUpstashGateway({ redisUrl, token });
+    cleanups.push(() => upstash.close());
+    upstashUrl = upstash.url;
+    say(`upstash gateway: ${upstash.url} -> ${new URL(redisUrl).host}`);
+  } else {
+    console.warn("");
+    console.warn(
+      "  !!! REDIS IS NOT REACHABLE at " + new URL(redisUrl).host + " — starting WITHOUT the cache.",
+    );
+    console.warn("  !!! The API runs degraded: no cache fallback, /health reports redis 'disabled'.");
+    console.warn("  !!! Start Redis or set REDIS_URL, then restart `npm start`.");
+    console.warn("");
+  }
+
+  // Bindings go through an env file (mode 600), not --var, so wrangler does not echo secrets.
+  const envFile = `${DATA_DIR}/dev.env`;
+  const vars: Record<string, string> = {
+    APP_ENV: "development",
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+    DATABASE_URL: postgres.url,
+    NEON_HTTP_ENDPOINT: `${neon.url}/sql`,
+    NEON_WS_PROXY: neon.wsProxy,
+    UPSTASH_REDIS_REST_URL: upstashUrl,
+    UPSTASH_REDIS_REST_TOKEN: token,
+    CORS_ORIGINS: process.env.CORS_ORIGINS ?? "",
+    SECURE_HEADERS: "on",
+  };
+  await mkdir(DATA_DIR, { recursive: true });
+  await writeFile(
+    envFile,
+    `${Object.entries(vars)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join("\n")}\n`,
+    { mode: 0o600 },
+  );
+  await chmod(envFile, 0o600);
+
+  const wrangler = spawn(
+    process.execPath,
+    [
+      `${ROOT}node_modules/wrangler/bin/wrangler.js`,
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(PORT),
+      "--test-scheduled",
+      "--env-file",
+      envFile,
+      "--persist-to",
+      `${DATA_DIR}/wrangler`,
+      "--show-interactive-dev-session=false",
+    ],
+    {
+      cwd: ROOT,
+      stdio: ["ignore", "inherit", "inherit"],
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    },
+  );
+  cleanups.push(() => {
+    if (wrangler.exitCode === null) wrangler.kill("SIGTERM");
+  });
+  const url = `http://127.0.0.1:${PORT}`;
+  await waitForHealth(url, wrangler);
+  say(
+    `ready: ${url}  (health ${url}/health, docs ${url}/docs, cron ${url}/__scheduled?cron=*/5+*+*+*+*) in ${seconds()}`,
+  );
+  wrangler.on("exit", (code) => {
+    say(`wrangler dev exited (${code}); shutting down`);
+    void shutdown(code ?? 1);
+  });
+}
+
+let stopping = false;
+async function shutdown(code: number) {
+  if (stopping) return;
+  stopping = true;
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch {
+      // keep going: every resource gets its chance to close
+    }
+  }
+  process.exit(code);
+}
+
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+
+main().catch((error: unknown) => {
+  console.error(`[tradewind] failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  void shutdown(1);
+});

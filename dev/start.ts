@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import type * as PgModule from "pg";
 import type * as RedisModule from "redis";
-import { migrateDatabase } from "./migrate.ts";
+import { ensureDatabase, migrateDatabase, withDatabase } from "./migrate.ts";
 import { startNeonGateway } from "./neon-gateway.ts";
 import { startUpstashGateway } from "./upstash-gateway.ts";
 
@@ -33,6 +33,9 @@ function seconds(): string {
 async function startPostgres(): Promise<{ url: string; embedded: boolean }> {
   if (process.env.DATABASE_URL) {
     say("postgres: using DATABASE_URL");
+    // A local server: create the named database on first run (needs CREATEDB; harmless where it exists).
+    const name = new URL(process.env.DATABASE_URL).pathname.slice(1);
+    await ensureDatabase(withDatabase(process.env.DATABASE_URL, "postgres"), name).catch(() => undefined);
     return { url: process.env.DATABASE_URL, embedded: false };
   }
   const { PGlite } = await import("@electric-sql/pglite");
@@ -162,6 +165,7 @@ async function main() {
       "--persist-to",
       `${DATA_DIR}/wrangler`,
       "--show-interactive-dev-session=false",
+      ...(process.env.WRANGLER_LOG_LEVEL ? ["--log-level", process.env.WRANGLER_LOG_LEVEL] : []),
     ],
     {
       cwd: ROOT,

@@ -68,7 +68,8 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
     if (services.degraded.size > 0) c.header("X-Degraded", [...services.degraded].join(", "));
     const status = c.res.status;
     const url = new URL(c.req.url);
-    services.logger[status >= 500 ? "error" : status >= 400 ? "warn" : "info"]("request", {
+    // 4xx are the caller's doing and routine; only 5xx are ours to be alarmed about.
+    services.logger[status >= 500 ? "error" : "info"]("request", {
       method: c.req.method,
       path: url.pathname,
       status,

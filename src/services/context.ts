@@ -37,10 +37,19 @@ export function createServiceContext(input: {
 }): ServiceContext {
   const config = readConfig(input.env);
   const logger = createLogger(config.logLevel, input.logFields);
+  // Built on first use: a request that never touches Postgres or Redis (404, docs) pays nothing for them.
+  let db: Database | undefined;
+  let cache: Cache | undefined;
   return {
     config,
-    db: createDatabase(config),
-    cache: createCache(config, logger),
+    get db() {
+      db ??= createDatabase(config);
+      return db;
+    },
+    get cache() {
+      cache ??= createCache(config, logger);
+      return cache;
+    },
     logger,
     metrics: input.metrics,
     queues: {

@@ -1,0 +1,86 @@
+// `npm run bench`: starts the local stack (or uses BENCH_URL), runs each scenario with autocannon and
+// prints req/s, p50/p99 latency and the Postgres/Redis round trips the server reports in Server-Timing.
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+import { type Scenario, scenarios } from "./scenarios.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const FILTER = process.env.BENCH_FILTER;
+
+async function startStack(): Promise<{ url: string; child: ChildProcess }> {
+  const port = process.env.BENCH_PORT ?? "8797";
+  const child = spawn(process.execPath, [`${ROOT}dev/start.ts`], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: port, LOG_LEVEL: "warn", WRANGLER_LOG_LEVEL: "warn" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("local stack not ready within 120 s")), 120_000);
+    child.stdout?.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("[tradewind] ready:")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`local stack exited (${code})`)));
+  });
+  child.stdout?.resume();
+  return { url, child };
+}
+
+/** One request outside the load, to read what the server says it spent. */
+async function roundTrips(url: string, s: Scenario): Promise<string> {
+  const res = await fetch(url + s.path, { method: s.method, headers: s.headers, body: s.body });
+  await res.arrayBuffer();
+  const timing = res.headers.get("server-timing") ?? "";
+  const db = /db;dur=[\d.]+;desc="(\d+) rt"/.exec(timing)?.[1] ?? "?";
+  const cache = /cache;dur=[\d.]+;desc="(\d+) rt"/.exec(timing)?.[1] ?? "?";
+  return `db ${db} rt, cache ${cache} rt`;
+}
+
+async function run(url: string, s: Scenario) {
+  const result = await autocannon({
+    url: url + s.path,
+    method: s.method,
+    headers: s.headers,
+    body: s.body,
+    connections: CONNECTIONS,
+    duration: DURATION,
+  });
+  const expected = result.statusCodeStats?.[`${s.expectStatus}` as `${number}`]?.count ?? 0;
+  const wrongStatus = result.requests.total - expected;
+  return {
+    scenario: s.name,
+    "req/s": Math.round(result.requests.average),
+    "p50 ms": result.latency.p50,
+    "p99 ms": result.latency.p99,
+    errors: result.errors + result.timeouts + wrongStatus,
+    "server round trips": await roundTrips(url, s),
+  };
+}
+
+async function main() {
+  const external = process.env.BENCH_URL;
+  const stack = external ? undefined : await startStack();
+  const url = external ?? stack?.url ?? "";
+  try {
+    const selected = scenarios.filter((s) => !FILTER || s.name.includes(FILTER));
+    // Warm the isolate and the connections so the first scenario is not measuring startup.
+    await autocannon({ url: `${url}/health`, connections: 2, amount: 50 });
+    const rows = [];
+    for (const s of selected) rows.push(await run(url, s));
+    console.log(`\n${CONNECTIONS} connections, ${DURATION} s per scenario, against ${url}`);
+    console.table(rows);
+  } finally {
+    stack?.child.kill("SIGINT");
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -467,7 +467,6 @@ async function pglitePhase(): Promise<void> {
         }
       })();
       await insertedPromise;
-      const whileHeld = performance.now();
       const during = Array.from(
         { length: 20 },
         (_, i) => sql`select count(*)::int as c, ${i}::int as i from ${sql.unsafe(table)} where id = 100`,
@@ -488,26 +487,22 @@ async function pglitePhase(): Promise<void> {
         [0, 1, 2, 3, 4],
       );
       const duringRows = await Promise.all(during);
-      const waited = performance.now() - whileHeld;
       duringRows.forEach((rows, i) => {
         assert.deepEqual(rows, [{ c: 0, i }], "an HTTP query ran inside the WebSocket session's transaction");
       });
-      assert.ok(waited >= 250, `HTTP queries did not wait for the WS session (${Math.round(waited)} ms)`);
       await wsSession;
       assert.equal(await second, 0);
       // A session left inside BEGIN (pool.end without COMMIT) must be rolled back, not leak.
       const leak = await sql`select count(*)::int as c from ${sql.unsafe(table)}`;
       assert.deepEqual(leak, [{ c: 2 }]);
     });
-    await check("pglite: session handoff after Terminate is prompt", async () => {
+    await check("pglite: session is handed back after Terminate", async () => {
       for (let i = 0; i < 3; i++) {
         const pool = new Pool({ connectionString: conn });
         await pool.query("select 1");
         await pool.end();
-        const t0 = performance.now();
-        await sql`select 1`;
-        const ms = performance.now() - t0;
-        assert.ok(ms < 1_000, `HTTP query after a WS session took ${Math.round(ms)} ms`);
+        // The next HTTP query must get the single session back (no timing bound: tests assert behaviour only).
+        assert.deepEqual(await sql`select 1 as one`, [{ one: 1 }]);
       }
     });
   } finally {

@@ -17,6 +17,14 @@ export default defineConfig({
         },
       },
       {
+        test: {
+          name: "gateways",
+          include: ["test/gateways/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+        },
+      },
+      {
         plugins: [
           cloudflareTest(({ inject }) => ({
             main: "./src/index.ts",

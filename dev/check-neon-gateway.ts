@@ -20,7 +20,8 @@ import { startNeonGateway } from "./neon-gateway.ts";
 
 type Sql = NeonQueryFunction<false, false>;
 
-const PG_TARGET = "127.0.0.1:5432";
+const PG_URL = new URL(process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
+const PG_TARGET = `${PG_URL.hostname}:${PG_URL.port || "5432"}`;
 const verbose = process.env.VERBOSE === "1";
 let failures = 0;
 let gatewayWsProxy = "";

@@ -119,9 +119,7 @@ async function main() {
     say(`upstash gateway: ${upstash.url} -> ${new URL(redisUrl).host}`);
   } else {
     console.warn("");
-    console.warn(
-      "  !!! REDIS IS NOT REACHABLE at " + new URL(redisUrl).host + " — starting WITHOUT the cache.",
-    );
+    console.warn(`  !!! REDIS IS NOT REACHABLE at ${new URL(redisUrl).host} — starting WITHOUT the cache.`);
     console.warn("  !!! The API runs degraded: no cache fallback, /health reports redis 'disabled'.");
     console.warn("  !!! Start Redis or set REDIS_URL, then restart `npm start`.");
     console.warn("");

@@ -10,41 +10,40 @@ const pg = requireCjs("pg") as typeof PgModule;
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
 
-/** Runs pending migrations as the connection's user (it becomes the owner of what they create). */
-export async function migrateDatabase(connectionString: string): Promise<void> {
+async function withClient<T>(
+  connectionString: string,
+  fn: (client: PgModule.Client) => Promise<T>,
+): Promise<T> {
   const client = new pg.Client({ connectionString, connectionTimeoutMillis: 10_000 });
   await client.connect();
   try {
-    // Notices (e.g. "role already exists") are expected and not worth printing.
-    client.on("notice", () => undefined);
-    await migrate(drizzle({ client }), { migrationsFolder: MIGRATIONS_FOLDER });
+    return await fn(client);
   } finally {
     await client.end();
   }
+}
+
+/** Runs pending migrations as the connection's user (it becomes the owner of what they create). */
+export async function migrateDatabase(connectionString: string): Promise<void> {
+  await withClient(connectionString, async (client) => {
+    // Notices (e.g. "role already exists") are expected and not worth printing.
+    client.on("notice", () => undefined);
+    await migrate(drizzle({ client }), { migrationsFolder: MIGRATIONS_FOLDER });
+  });
 }
 
 /** Creates `name` on the server of `adminUrl` unless it exists. */
 export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`unsafe database name ${name}`);
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 10_000 });
-  await client.connect();
-  try {
+  await withClient(adminUrl, async (client) => {
     const exists = await client.query("select 1 from pg_database where datname = $1", [name]);
     if (exists.rowCount === 0) await client.query(`create database "${name}"`);
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`unsafe database name ${name}`);
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 10_000 });
-  await client.connect();
-  try {
-    await client.query(`drop database if exists "${name}" with (force)`);
-  } finally {
-    await client.end();
-  }
+  await withClient(adminUrl, (client) => client.query(`drop database if exists "${name}" with (force)`));
 }
 
 /**
@@ -52,13 +51,7 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
  * production's app role does — not as a superuser, which would bypass row-level security.
  */
 export async function allowAppRoleLogin(adminUrl: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 10_000 });
-  await client.connect();
-  try {
-    await client.query("alter role tradewind_app login");
-  } finally {
-    await client.end();
-  }
+  await withClient(adminUrl, (client) => client.query("alter role tradewind_app login"));
 }
 
 /** `postgres://u@h:p/db` with the database (and optionally user) replaced. */

@@ -1,11 +1,4 @@
-import {
-  corsFromConfig,
-  installFallbacks,
-  limitBody,
-  newApp,
-  requestContext,
-  secureHeadersFromConfig,
-} from "./http/app";
+import { installFallbacks, newApp, usePlatformMiddleware } from "./http/app";
 import { docsApp } from "./routes/docs";
 import { healthApp } from "./routes/health";
 import { publicTenantsApp } from "./routes/tenants";
@@ -13,10 +6,7 @@ import { publicTenantsApp } from "./routes/tenants";
 /** The HTTP surface: shared middleware, one sub-app per route group, the OpenAPI document, fallbacks. */
 export function buildApp() {
   const app = newApp();
-  app.use(requestContext());
-  app.use(corsFromConfig());
-  app.use(secureHeadersFromConfig());
-  app.use(limitBody());
+  usePlatformMiddleware(app);
 
   app.route("/", healthApp);
   app.route("/docs", docsApp);

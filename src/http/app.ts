@@ -130,6 +130,14 @@ export function secureHeadersFromConfig(): MiddlewareHandler<AppEnv> {
   };
 }
 
+/** The shared middleware chain, in order; the app and tests that build their own apps both use it. */
+export function usePlatformMiddleware(app: OpenAPIHono<AppEnv>): void {
+  app.use(requestContext());
+  app.use(corsFromConfig());
+  app.use(secureHeadersFromConfig());
+  app.use(limitBody());
+}
+
 interface RouteEntry {
   method: string;
   pattern: RegExp;

@@ -3,14 +3,7 @@ import { env } from "cloudflare:workers";
 import { createRoute } from "@hono/zod-openapi";
 import { describe, expect, it } from "vitest";
 import * as z from "zod";
-import {
-  corsFromConfig,
-  installFallbacks,
-  limitBody,
-  newApp,
-  requestContext,
-  secureHeadersFromConfig,
-} from "../../src/http/app";
+import { installFallbacks, newApp, usePlatformMiddleware } from "../../src/http/app";
 import { successBody } from "../../src/http/envelope";
 import {
   AppError,
@@ -33,10 +26,7 @@ const SERVER_TIMING = /^db;dur=\d+(\.\d)?;desc="\d+ rt", cache;dur=\d+(\.\d)?;de
 /** Throws each kind of error through the real middleware chain and onError. */
 function errorApp() {
   const app = newApp();
-  app.use(requestContext());
-  app.use(corsFromConfig());
-  app.use(secureHeadersFromConfig());
-  app.use(limitBody());
+  usePlatformMiddleware(app);
   const errors: Record<string, () => Error> = {
     bad: () => new BadRequestError("Bad thing"),
     validation: () => new ValidationError("Invalid body", { email: ["Invalid email"] }),

@@ -1,9 +1,8 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { ValidationError } from "../lib/errors";
+import { isUuid } from "../lib/ids";
 import type { Database, HttpDb, TransactionOptions, WsTransaction } from "./client";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const APP_ROLE = "tradewind_app";
 
@@ -13,7 +12,7 @@ export const APP_ROLE = "tradewind_app";
  * Both settings are transaction-local, which keeps them safe behind Neon's transaction-mode pooler.
  */
 export function tenantContextStatement(tenantId: string): SQL {
-  if (!UUID.test(tenantId)) throw new ValidationError("Invalid tenant id", { tenantId: ["Must be a UUID"] });
+  if (!isUuid(tenantId)) throw new ValidationError("Invalid tenant id", { tenantId: ["Must be a UUID"] });
   return sql`select set_config('app.tenant_id', ${tenantId}, true), set_config('role', ${APP_ROLE}, true)`;
 }
 

@@ -24,3 +24,9 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 export function acceptRequestId(candidate: string | undefined | null): string {
   return candidate && SANE_REQUEST_ID.test(candidate) ? candidate : newId("req");
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: unknown): value is string {
+  return typeof value === "string" && UUID.test(value);
+}

@@ -1,4 +1,5 @@
 import { deadLetters } from "../../db/schema";
+import { isUuid } from "../../lib/ids";
 import type { ServiceContext } from "../context";
 
 export interface DeadLetterInput {
@@ -9,12 +10,10 @@ export interface DeadLetterInput {
   error: string | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function tenantOf(body: unknown): string | null {
   if (typeof body !== "object" || body === null) return null;
   const tenantId = (body as { tenantId?: unknown }).tenantId;
-  return typeof tenantId === "string" && UUID.test(tenantId) ? tenantId : null;
+  return isUuid(tenantId) ? tenantId : null;
 }
 
 /** One statement for the whole batch; redeliveries of the same message are recorded once. */

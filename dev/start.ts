@@ -41,7 +41,9 @@ async function startPostgres(): Promise<{ url: string; embedded: boolean }> {
   const { PGlite } = await import("@electric-sql/pglite");
   const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
   await mkdir(`${DATA_DIR}/pglite`, { recursive: true });
-  const db = await PGlite.create(`${DATA_DIR}/pglite`);
+  const { pg_trgm } = await import("@electric-sql/pglite/contrib/pg_trgm");
+  // pg_trgm backs the user search index (migration 0005); PGlite ships it as a loadable extension.
+  const db = await PGlite.create(`${DATA_DIR}/pglite`, { extensions: { pg_trgm } });
   const server = new PGLiteSocketServer({ db, port: 0, host: "127.0.0.1" });
   await server.start();
   const address = server.getServerConn();

@@ -7,8 +7,22 @@
  * |-----------------------------|--------------------------------------------------|---------|-------------------------|
  * | tenant:profile:<slug>       | JSON TenantPublicProfile {id,slug,name,status}    | 1 h     | tenants service (read-through, invalidated on change) |
  * | cron:last-run:<cron>        | JSON { cron, scheduledTime, finishedAt }         | 7 d     | cron dispatcher         |
+ * | auth:user:<tenant>:<user>   | JSON CachedUserAuth {active,superuser,permissions,tokensValidAfter} | 5 min | auth middleware (read-through; deleted on user/role change) |
+ * | auth:tenant:<tenant>        | JSON { status }                                  | 5 min   | auth middleware (deleted on suspend/reactivate) |
+ * | auth:session-revoked:<sid>  | "1": the session was signed out; its access tokens die now | access-token TTL | logout, session revoke, refresh reuse |
+ * | auth:apikey:<sha256>        | JSON CachedApiKey {id,tenantId,scopes,expiresAt,revoked,tenantStatus} | 1 min | API-key auth (deleted on revoke) |
+ * | rl:<group>:<id>…            | @upstash/ratelimit sliding-window counters       | window  | rate-limit middleware   |
+ * | auth:fail:acct|ip:<id>…     | @upstash/ratelimit counters of failed logins     | window  | login lockout           |
+ * | auth:lock:<tenant>:<login>  | "1": account locked out (progressive)            | 15 min × 2^(n-1), ≤ 24 h | login lockout |
+ * | auth:strikes:<tenant>:<login> | integer: lockouts in the last 24 h             | 24 h    | login lockout           |
  */
 export const cacheKeys = {
   tenantProfile: { name: (slug: string) => `tenant:profile:${slug}`, ttlSeconds: 60 * 60 },
   cronLastRun: { name: (cron: string) => `cron:last-run:${cron}`, ttlSeconds: 7 * 24 * 60 * 60 },
+  authUser: { name: (tenantId: string, userId: string) => `auth:user:${tenantId}:${userId}`, ttlSeconds: 5 * 60 },
+  authTenant: { name: (tenantId: string) => `auth:tenant:${tenantId}`, ttlSeconds: 5 * 60 },
+  authSessionRevoked: { name: (sessionId: string) => `auth:session-revoked:${sessionId}` },
+  authApiKey: { name: (keyHash: string) => `auth:apikey:${keyHash}`, ttlSeconds: 60 },
+  loginLock: { name: (account: string) => `auth:lock:${account}` },
+  loginStrikes: { name: (account: string) => `auth:strikes:${account}`, ttlSeconds: 24 * 60 * 60 },
 } as const;

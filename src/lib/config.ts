@@ -17,7 +17,37 @@ export interface AppConfig {
   hstsMaxAge: number;
   dbTimeoutMs: number;
   cacheTimeoutMs: number;
+  auth: AuthConfig;
+  /** Requests per window per route group (`RATE_LIMITS`), keyed by tenant when signed in, else by IP. */
+  rateLimits: Record<string, RateLimitRule>;
+  /** `CREDENTIALS_KEYS`: `kid:base64key,…`, first = active (src/lib/secret-box.ts). Empty = cannot store credentials. */
+  credentialsKeys: string;
+  wechatApiBase: string;
 }
+
+export interface AuthConfig {
+  /** `JWT_SIGNING_KEYS`: JSON array of private JWKs (Ed25519 `OKP` or P-256 `EC`, each with `kid`); the first signs. */
+  signingKeys: string;
+  issuer: string;
+  audience: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  sessionMaxAgeSeconds: number;
+  refreshReuseGraceSeconds: number;
+  maxFailuresPerAccount: number;
+  maxFailuresPerIp: number;
+  failureWindowSeconds: number;
+}
+
+export interface RateLimitRule {
+  limit: number;
+  windowSeconds: number;
+}
+
+export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
+  default: { limit: 600, windowSeconds: 60 },
+  auth: { limit: 60, windowSeconds: 60 },
+};
 
 export type ConfigSource = Pick<
   Env,
@@ -35,6 +65,19 @@ export type ConfigSource = Pick<
   | "HSTS_MAX_AGE"
   | "DB_TIMEOUT_MS"
   | "CACHE_TIMEOUT_MS"
+  | "JWT_SIGNING_KEYS"
+  | "JWT_ISSUER"
+  | "JWT_AUDIENCE"
+  | "ACCESS_TOKEN_TTL_SECONDS"
+  | "REFRESH_TOKEN_TTL_SECONDS"
+  | "SESSION_MAX_AGE_SECONDS"
+  | "REFRESH_REUSE_GRACE_SECONDS"
+  | "LOGIN_MAX_FAILURES_PER_ACCOUNT"
+  | "LOGIN_MAX_FAILURES_PER_IP"
+  | "LOGIN_FAILURE_WINDOW_SECONDS"
+  | "RATE_LIMITS"
+  | "CREDENTIALS_KEYS"
+  | "WECHAT_API_BASE"
 >;
 
 const cache = new WeakMap<object, AppConfig>();
@@ -61,6 +104,21 @@ export function readConfig(env: ConfigSource): AppConfig {
     hstsMaxAge: positiveInt(env.HSTS_MAX_AGE, 31536000),
     dbTimeoutMs: positiveInt(env.DB_TIMEOUT_MS, 8000),
     cacheTimeoutMs: positiveInt(env.CACHE_TIMEOUT_MS, 1500),
+    auth: {
+      signingKeys: env.JWT_SIGNING_KEYS ?? "",
+      issuer: nonEmpty(env.JWT_ISSUER) ?? "tradewind",
+      audience: nonEmpty(env.JWT_AUDIENCE) ?? "tradewind-api",
+      accessTokenTtlSeconds: positiveInt(env.ACCESS_TOKEN_TTL_SECONDS, 15 * 60),
+      refreshTokenTtlSeconds: positiveInt(env.REFRESH_TOKEN_TTL_SECONDS, 30 * 24 * 60 * 60),
+      sessionMaxAgeSeconds: positiveInt(env.SESSION_MAX_AGE_SECONDS, 90 * 24 * 60 * 60),
+      refreshReuseGraceSeconds: nonNegativeInt(env.REFRESH_REUSE_GRACE_SECONDS, 10),
+      maxFailuresPerAccount: positiveInt(env.LOGIN_MAX_FAILURES_PER_ACCOUNT, 10),
+      maxFailuresPerIp: positiveInt(env.LOGIN_MAX_FAILURES_PER_IP, 30),
+      failureWindowSeconds: positiveInt(env.LOGIN_FAILURE_WINDOW_SECONDS, 15 * 60),
+    },
+    rateLimits: parseRateLimits(env.RATE_LIMITS),
+    credentialsKeys: env.CREDENTIALS_KEYS ?? "",
+    wechatApiBase: nonEmpty(env.WECHAT_API_BASE) ?? "https://api.weixin.qq.com",
   };
   cache.set(env, config);
   return config;
@@ -74,4 +132,32 @@ function nonEmpty(value: string | undefined): string | undefined {
 function positiveInt(value: string | undefined, fallback: number): number {
   const n = Number(value);
   return Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+function nonNegativeInt(value: string | undefined, fallback: number): number {
+  if (value === undefined || value.trim() === "") return fallback;
+  const n = Number(value);
+  return Number.isInteger(n) && n >= 0 ? n : fallback;
+}
+
+/**
+ * `RATE_LIMITS` is JSON like `{"default":{"limit":600,"windowSeconds":60},"users":{"limit":120,"windowSeconds":60}}`;
+ * groups not named fall back to `default`. A malformed value keeps the defaults rather than disabling limits.
+ */
+function parseRateLimits(raw: string | undefined): Record<string, RateLimitRule> {
+  const rules: Record<string, RateLimitRule> = { ...DEFAULT_RATE_LIMITS };
+  if (!raw?.trim()) return rules;
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (!parsed || typeof parsed !== "object") return rules;
+    for (const [group, rule] of Object.entries(parsed)) {
+      const { limit, windowSeconds } = (rule ?? {}) as Partial<RateLimitRule>;
+      if (Number.isInteger(limit) && Number.isInteger(windowSeconds) && Number(limit) > 0 && Number(windowSeconds) > 0) {
+        rules[group] = { limit: Number(limit), windowSeconds: Number(windowSeconds) };
+      }
+    }
+  } catch {
+    // keep the defaults
+  }
+  return rules;
 }

@@ -3,12 +3,14 @@ import { createDatabase, type Database } from "../db/client";
 import { type AppConfig, readConfig } from "../lib/config";
 import { createLogger, type Logger } from "../lib/logger";
 import type { IoMetrics } from "../lib/metrics";
+import type { Principal } from "./auth/principal";
 
 export type Actor =
   | { type: "user"; userId: string }
   | { type: "apiKey"; keyId: string }
   | { type: "system"; name: string }
-  | { type: "webhook"; source: string };
+  | { type: "webhook"; source: string }
+  | { type: "applicant"; applicationId: string };
 
 /**
  * What every service verb receives: the infrastructure of the current unit of work (a request, a queue
@@ -27,6 +29,8 @@ export interface ServiceContext {
   readonly degraded: Set<"cache">;
   tenantId?: string;
   actor?: Actor;
+  /** Set by the auth middleware (src/http/auth.ts). */
+  principal?: Principal;
 }
 
 export function createServiceContext(input: {

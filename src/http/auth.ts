@@ -1,0 +1,67 @@
+import type { MiddlewareHandler } from "hono";
+import { ForbiddenError, UnauthorizedError } from "../lib/errors";
+import { resolveApiKeyPrincipal } from "../services/auth/api-key-principal";
+import type { Permission } from "../services/auth/permissions";
+import { type Principal, requirePermissionOf, resolveUserPrincipal } from "../services/auth/principal";
+import { loadKeyring, looksLikeApiKey, verifyAccessToken } from "../services/auth/tokens";
+import type { ServiceContext } from "../services/context";
+import type { AppEnv } from "./types";
+
+/**
+ * Authenticates `Authorization: Bearer <access token | API key>` and puts the principal, tenant and actor
+ * on the service context. Applicant tokens (WeChat sign-ups awaiting approval) pass only where a route
+ * opts in with `{ allowApplicant: true }`.
+ */
+export function authenticate(options: { allowApplicant?: boolean } = {}): MiddlewareHandler<AppEnv> {
+  return async function authenticate(c, next) {
+    const header = c.req.header("authorization") ?? "";
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    const token = match?.[1];
+    if (!token) throw new UnauthorizedError("Authentication required");
+    const ctx = c.var.services;
+    let principal: Principal;
+    if (looksLikeApiKey(token)) {
+      principal = await resolveApiKeyPrincipal(ctx, token);
+    } else {
+      const ring = await loadKeyring(ctx.config.auth.signingKeys);
+      const claims = await verifyAccessToken(ring, ctx.config.auth, token);
+      principal = await resolveUserPrincipal(ctx, claims);
+    }
+    if (principal.kind === "applicant" && !options.allowApplicant) {
+      throw new ForbiddenError("This account is awaiting approval");
+    }
+    bindPrincipal(ctx, principal);
+    await next();
+  };
+}
+
+export function bindPrincipal(ctx: ServiceContext, principal: Principal): void {
+  ctx.principal = principal;
+  ctx.tenantId = principal.tenantId;
+  ctx.actor =
+    principal.kind === "user"
+      ? { type: "user", userId: principal.userId }
+      : principal.kind === "apiKey"
+        ? { type: "apiKey", keyId: principal.keyId }
+        : { type: "applicant", applicationId: principal.applicationId };
+}
+
+/** The one permission gate: `app.use("/users/*", requirePermission("users:read"))` or per route. */
+export function requirePermission(permission: Permission): MiddlewareHandler<AppEnv> {
+  return async function requirePermission(c, next) {
+    requirePermissionOf(c.var.services.principal, permission);
+    await next();
+  };
+}
+
+/** Platform administration (tenants): a superuser of the platform tenant, never a tenant's own superuser. */
+export function requirePlatformAdmin(): MiddlewareHandler<AppEnv> {
+  return async function requirePlatformAdmin(c, next) {
+    const principal = c.var.services.principal;
+    if (!principal) throw new UnauthorizedError("Authentication required");
+    if (principal.kind !== "user" || !principal.platformAdmin) {
+      throw new ForbiddenError("Platform administrators only");
+    }
+    await next();
+  };
+}

@@ -1,0 +1,170 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/**
+ * A faithful fake of WeChat's `GET /sns/jscode2session` (mini-program login), for tests and the local demo.
+ *
+ * Like the real API it answers HTTP 200 with a JSON body served as `text/plain`, errors included
+ * (`{ errcode, errmsg: "…, rid: …" }`), and a success carries no errcode. Checks, in WeChat's order:
+ * missing appid/secret/js_code (41002/41004/41008), grant_type (40002), unknown appid (40013), wrong
+ * secret (40125), then any queued `failNext` failure (which does not consume the code), then the code:
+ * unknown, expired or issued to another app → 40029; already used → 40163.
+ */
+export type WechatFakeFailure = number | "http500" | "hang";
+
+export interface WechatFake {
+  /** Base URL to pass as the client's `baseUrl`. */
+  url: string;
+  close(): Promise<void>;
+  registerApp(appId: string, secret: string): void;
+  /** What `wx.login` would hand the mini-program: a single-use code valid for `codeTtlMs`. */
+  issueCode(input: { appId: string; openId: string; unionId?: string }): string;
+  /** Queue a failure for the next request of `appId` (FIFO; one failure per request). */
+  failNext(appId: string, failure: WechatFakeFailure): void;
+  /** Requests received on /sns/jscode2session. */
+  readonly calls: number;
+  /** The session key last issued for `openId`, to assert what the client returned. */
+  sessionKeyOf(openId: string): string | undefined;
+}
+
+const ERRMSG: Record<number, string> = {
+  [-1]: "system error",
+  40002: "invalid grant_type",
+  40013: "invalid appid",
+  40029: "invalid code",
+  40125: "invalid appsecret",
+  40163: "code been used",
+  40226: "code blocked",
+  41002: "appid missing",
+  41004: "appsecret missing",
+  41008: "missing code",
+  45011: "api minute-quota reach limit, must slower, retry next minute",
+};
+
+interface IssuedCode {
+  appId: string;
+  openId: string;
+  unionId: string | undefined;
+  expiresAt: number;
+  used: boolean;
+}
+
+const ALPHANUMERIC = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+function randomCode(): string {
+  // wx.login codes look like `0716AVll20uHk94SLDml27etM946AVlq`: 32 alphanumerics.
+  return Array.from(randomBytes(32), (byte) => ALPHANUMERIC.charAt(byte % ALPHANUMERIC.length)).join("");
+}
+
+function rid(): string {
+  const hex = () => randomBytes(4).toString("hex");
+  return `${hex()}-${hex()}-${hex()}`;
+}
+
+export async function startWechatFake(options: { codeTtlMs?: number } = {}): Promise<WechatFake> {
+  const codeTtlMs = options.codeTtlMs ?? 5 * 60_000;
+  const apps = new Map<string, string>();
+  const codes = new Map<string, IssuedCode>();
+  const failures = new Map<string, WechatFakeFailure[]>();
+  const sessionKeys = new Map<string, string>();
+  const hanging = new Set<ServerResponse>();
+  let calls = 0;
+
+  const send = (res: ServerResponse, body: Record<string, unknown>) => {
+    res.writeHead(200, { "Content-Type": "text/plain", Connection: "keep-alive" });
+    res.end(JSON.stringify(body));
+  };
+  const fail = (res: ServerResponse, errcode: number) =>
+    send(res, { errcode, errmsg: `${ERRMSG[errcode] ?? "unknown error"}, rid: ${rid()}` });
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://fake.invalid");
+    if (url.pathname !== "/sns/jscode2session") {
+      res.writeHead(404, { "Content-Type": "text/plain" });
+      res.end("404 page not found");
+      return;
+    }
+    calls++;
+    if (req.method !== "GET") {
+      res.writeHead(405, { "Content-Type": "text/plain" });
+      res.end("method not allowed");
+      return;
+    }
+    const q = url.searchParams;
+    const appId = q.get("appid");
+    const secret = q.get("secret");
+    const jsCode = q.get("js_code");
+    if (!appId) return fail(res, 41002);
+    if (!secret) return fail(res, 41004);
+    if (!jsCode) return fail(res, 41008);
+    if (q.get("grant_type") !== "authorization_code") return fail(res, 40002);
+    const expected = apps.get(appId);
+    if (expected === undefined) return fail(res, 40013);
+    if (secret !== expected) return fail(res, 40125);
+
+    const failure = failures.get(appId)?.shift();
+    if (failure === "hang") {
+      hanging.add(res);
+      res.on("close", () => hanging.delete(res));
+      return;
+    }
+    if (failure === "http500") {
+      res.writeHead(500, { "Content-Type": "text/html" });
+      res.end("<html><body><h1>500 Internal Server Error</h1></body></html>");
+      return;
+    }
+    if (failure !== undefined) return fail(res, failure);
+
+    const issued = codes.get(jsCode);
+    if (issued === undefined || issued.appId !== appId || Date.now() > issued.expiresAt)
+      return fail(res, 40029);
+    if (issued.used) return fail(res, 40163);
+    issued.used = true;
+    const sessionKey = randomBytes(16).toString("base64");
+    sessionKeys.set(issued.openId, sessionKey);
+    send(res, {
+      session_key: sessionKey,
+      openid: issued.openId,
+      ...(issued.unionId === undefined ? {} : { unionid: issued.unionId }),
+    });
+  };
+
+  const server = createServer(handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get calls() {
+      return calls;
+    },
+    registerApp(appId, secret) {
+      apps.set(appId, secret);
+    },
+    issueCode({ appId, openId, unionId }) {
+      const code = randomCode();
+      codes.set(code, { appId, openId, unionId, expiresAt: Date.now() + codeTtlMs, used: false });
+      return code;
+    },
+    failNext(appId, failure) {
+      const queue = failures.get(appId) ?? [];
+      queue.push(failure);
+      failures.set(appId, queue);
+    },
+    sessionKeyOf(openId) {
+      return sessionKeys.get(openId);
+    },
+    close() {
+      for (const res of hanging) res.destroy();
+      hanging.clear();
+      return new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -39,6 +39,8 @@ export default defineConfig({
                 UPSTASH_REDIS_REST_URL: inject("upstashUrl"),
                 UPSTASH_REDIS_REST_TOKEN: inject("upstashToken"),
                 CACHE_KEY_PREFIX: inject("cacheKeyPrefix"),
+                JWT_SIGNING_KEYS: inject("jwtSigningKeys"),
+                CREDENTIALS_KEYS: inject("credentialsKeys"),
               },
             },
           })),

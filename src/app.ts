@@ -1,7 +1,17 @@
 import { installFallbacks, newApp, usePlatformMiddleware } from "./http/app";
+import { apiKeysApp } from "./routes/api-keys";
+import { applicationsApp } from "./routes/applications";
+import { authApp } from "./routes/auth";
+import { wellKnownApp } from "./routes/auth/jwks";
+import { wechatAuthApp } from "./routes/auth/wechat";
 import { docsApp } from "./routes/docs";
 import { healthApp } from "./routes/health";
+import { organizationsApp } from "./routes/organizations";
+import { platformTenantsApp } from "./routes/platform-tenants";
+import { rolesApp } from "./routes/roles";
+import { settingsApp } from "./routes/settings";
 import { publicTenantsApp } from "./routes/tenants";
+import { usersApp } from "./routes/users";
 
 /** The HTTP surface: shared middleware, one sub-app per route group, the OpenAPI document, fallbacks. */
 export function buildApp() {
@@ -10,8 +20,23 @@ export function buildApp() {
 
   app.route("/", healthApp);
   app.route("/docs", docsApp);
+  app.route("/.well-known", wellKnownApp);
   app.route("/api/v1/public/tenants", publicTenantsApp);
+  app.route("/api/v1/auth/wechat", wechatAuthApp);
+  app.route("/api/v1/auth", authApp);
+  app.route("/api/v1/users", usersApp);
+  app.route("/api/v1/roles", rolesApp);
+  app.route("/api/v1/organizations", organizationsApp);
+  app.route("/api/v1/applications", applicationsApp);
+  app.route("/api/v1/api-keys", apiKeysApp);
+  app.route("/api/v1/settings", settingsApp);
+  app.route("/api/v1/tenants", platformTenantsApp);
 
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT or API key (tw_sk_…)",
+  });
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",
     info: {

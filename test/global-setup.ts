@@ -1,6 +1,6 @@
 // Brings up the real parts for the workers tests: a fresh Postgres database per run (dropped after),
 // a per-run Redis key prefix (deleted after), and the Neon and Upstash gateways in front of them.
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import type * as RedisModule from "redis";
 import type { TestProject } from "vitest/node";
@@ -26,6 +26,8 @@ declare module "vitest" {
     upstashUrl: string;
     upstashToken: string;
     cacheKeyPrefix: string;
+    jwtSigningKeys: string;
+    credentialsKeys: string;
   }
 }
 
@@ -55,6 +57,8 @@ export default async function setup(project: TestProject) {
   project.provide("upstashUrl", upstash.url);
   project.provide("upstashToken", token);
   project.provide("cacheKeyPrefix", keyPrefix);
+  project.provide("jwtSigningKeys", testSigningKeys());
+  project.provide("credentialsKeys", `test1:${randomBytes(32).toString("base64")}`);
 
   return async () => {
     await Promise.allSettled([neon.close(), upstash.close()]);
@@ -69,4 +73,13 @@ export default async function setup(project: TestProject) {
       await redis.quit();
     }
   };
+}
+
+/** A fresh Ed25519 signing key per run (plus a second, verify-only key, as during a rotation). */
+function testSigningKeys(): string {
+  const jwk = (kid: string) => ({
+    ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }),
+    kid,
+  });
+  return JSON.stringify([jwk("test-active"), jwk("test-previous")]);
 }

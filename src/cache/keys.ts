@@ -19,7 +19,10 @@
 export const cacheKeys = {
   tenantProfile: { name: (slug: string) => `tenant:profile:${slug}`, ttlSeconds: 60 * 60 },
   cronLastRun: { name: (cron: string) => `cron:last-run:${cron}`, ttlSeconds: 7 * 24 * 60 * 60 },
-  authUser: { name: (tenantId: string, userId: string) => `auth:user:${tenantId}:${userId}`, ttlSeconds: 5 * 60 },
+  authUser: {
+    name: (tenantId: string, userId: string) => `auth:user:${tenantId}:${userId}`,
+    ttlSeconds: 5 * 60,
+  },
   authTenant: { name: (tenantId: string) => `auth:tenant:${tenantId}`, ttlSeconds: 5 * 60 },
   authSessionRevoked: { name: (sessionId: string) => `auth:session-revoked:${sessionId}` },
   authApiKey: { name: (keyHash: string) => `auth:apikey:${keyHash}`, ttlSeconds: 60 },

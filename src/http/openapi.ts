@@ -40,3 +40,32 @@ export const commonErrorResponses = {
   422: errorResponse("Validation failed; `details` maps each field to its messages"),
   500: errorResponse("Internal error; the body carries only the code and the request id"),
 } as const;
+
+/** Routes behind `authenticate()` declare this, and the 401/403/429 they can answer. */
+export const bearerSecurity = [{ bearerAuth: [] }];
+
+export const authErrorResponses = {
+  401: errorResponse("Missing, invalid or expired token, or the session was signed out"),
+  403: errorResponse("Authenticated but not allowed: missing permission, or the tenant is suspended"),
+  429: errorResponse("Rate limit exceeded; see Retry-After and RateLimit-* headers"),
+} as const;
+
+/** Path parameter `{id}` as a UUID: a malformed id is a 422, never a database error. */
+export const IdParamSchema = z.object({
+  id: z.uuid().meta({ param: { name: "id", in: "path" }, example: "7d4f5b0e-3c1a-4f7e-9a8b-2c6d1e0f3a4b" }),
+});
+
+export function pageOf<T extends z.ZodType>(item: T) {
+  return z.object({
+    items: z.array(item),
+    total: z.number().int(),
+    page: z.number().int(),
+    pageSize: z.number().int(),
+    totalPages: z.number().int(),
+  });
+}
+
+export const PageQuerySchema = z.object({
+  page: z.coerce.number().int().min(1).max(100_000).default(1),
+  pageSize: z.coerce.number().int().min(1).max(200).default(50),
+});

@@ -152,7 +152,12 @@ function parseRateLimits(raw: string | undefined): Record<string, RateLimitRule>
     if (!parsed || typeof parsed !== "object") return rules;
     for (const [group, rule] of Object.entries(parsed)) {
       const { limit, windowSeconds } = (rule ?? {}) as Partial<RateLimitRule>;
-      if (Number.isInteger(limit) && Number.isInteger(windowSeconds) && Number(limit) > 0 && Number(windowSeconds) > 0) {
+      if (
+        Number.isInteger(limit) &&
+        Number.isInteger(windowSeconds) &&
+        Number(limit) > 0 &&
+        Number(windowSeconds) > 0
+      ) {
         rules[group] = { limit: Number(limit), windowSeconds: Number(windowSeconds) };
       }
     }

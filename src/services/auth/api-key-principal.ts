@@ -54,7 +54,9 @@ export async function resolveApiKeyPrincipal(ctx: ServiceContext, key: string): 
       Promise.all([
         ctx.cache.redis?.set(cacheKey, fresh, { ex: cacheKeys.authApiKey.ttlSeconds }),
         tenantBatch(ctx.db.http, fresh.tenantId, (db) => [
-          db.execute(sql`update api_keys set last_used_at = now() where tenant_id = ${fresh.tenantId} and id = ${fresh.id}`),
+          db.execute(
+            sql`update api_keys set last_used_at = now() where tenant_id = ${fresh.tenantId} and id = ${fresh.id}`,
+          ),
         ]),
       ]).catch((error: unknown) => ctx.logger.warn("API key bookkeeping failed", { error: String(error) })),
     );
@@ -63,5 +65,10 @@ export async function resolveApiKeyPrincipal(ctx: ServiceContext, key: string): 
     throw new UnauthorizedError("Invalid API key");
   }
   if (record.tenantStatus !== "active") throw new ForbiddenError("This tenant is suspended");
-  return { kind: "apiKey", tenantId: record.tenantId, keyId: record.id, permissions: expandPermissions(record.scopes) };
+  return {
+    kind: "apiKey",
+    tenantId: record.tenantId,
+    keyId: record.id,
+    permissions: expandPermissions(record.scopes),
+  };
 }

@@ -22,7 +22,10 @@ export interface LoginSubject {
 function limiters(ctx: ServiceContext) {
   const { maxFailuresPerAccount, maxFailuresPerIp, failureWindowSeconds } = ctx.config.auth;
   return {
-    account: slidingWindow(ctx, "auth:fail:acct", { limit: maxFailuresPerAccount, windowSeconds: failureWindowSeconds }),
+    account: slidingWindow(ctx, "auth:fail:acct", {
+      limit: maxFailuresPerAccount,
+      windowSeconds: failureWindowSeconds,
+    }),
     ip: slidingWindow(ctx, "auth:fail:ip", { limit: maxFailuresPerIp, windowSeconds: failureWindowSeconds }),
   };
 }
@@ -38,7 +41,10 @@ export async function assertLoginAllowed(ctx: ServiceContext, subject: LoginSubj
       ip.getRemaining(subject.ip),
     ]);
     if (lockMs > 0) {
-      throw new RateLimitedError("Too many failed sign-in attempts; try again later", Math.ceil(lockMs / 1000));
+      throw new RateLimitedError(
+        "Too many failed sign-in attempts; try again later",
+        Math.ceil(lockMs / 1000),
+      );
     }
     if (ipState.remaining <= 0) {
       throw new RateLimitedError(

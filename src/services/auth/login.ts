@@ -79,5 +79,10 @@ export async function loginWithPassword({
        where tenant_id = ${tenantId} and id = ${userId}`),
   ]);
   ctx.tenantId = tenantId;
-  return tokenPair(ctx, { tenantId, userId, sessionId: session.sessionId, refreshToken: session.refreshToken });
+  return tokenPair(ctx, {
+    tenantId,
+    userId,
+    sessionId: session.sessionId,
+    refreshToken: session.refreshToken,
+  });
 }

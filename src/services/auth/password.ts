@@ -12,7 +12,8 @@ import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 export const SCRYPT_PARAMS = { logN: 14, r: 8, p: 5 } as const;
 const KEY_LENGTH = 32;
 const SALT_LENGTH = 16;
-const PHC = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})$/;
+const PHC =
+  /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})$/;
 
 /** Upper bounds for parameters read back from storage, so a tampered row cannot ask for unbounded work. */
 const MAX_LOG_N = 17;
@@ -22,8 +23,12 @@ const MAX_P = 16;
 function derive(password: string, salt: Buffer, logN: number, r: number, p: number): Promise<Buffer> {
   const N = 2 ** logN;
   return new Promise((resolve, reject) => {
-    scrypt(password.normalize("NFKC"), salt, KEY_LENGTH, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (err, key) =>
-      err ? reject(err) : resolve(key),
+    scrypt(
+      password.normalize("NFKC"),
+      salt,
+      KEY_LENGTH,
+      { N, r, p, maxmem: 256 * N * r + 1024 * 1024 },
+      (err, key) => (err ? reject(err) : resolve(key)),
     );
   });
 }
@@ -50,7 +55,8 @@ export async function verifyPassword(password: string, stored: string | null): P
   const logN = Number(parsed?.[1]);
   const r = Number(parsed?.[2]);
   const p = Number(parsed?.[3]);
-  const usable = parsed !== null && logN >= 10 && logN <= MAX_LOG_N && r >= 1 && r <= MAX_R && p >= 1 && p <= MAX_P;
+  const usable =
+    parsed !== null && logN >= 10 && logN <= MAX_LOG_N && r >= 1 && r <= MAX_R && p >= 1 && p <= MAX_P;
   if (!usable || !parsed) {
     await derive(password, DUMMY_SALT, SCRYPT_PARAMS.logN, SCRYPT_PARAMS.r, SCRYPT_PARAMS.p);
     return { ok: false, needsRehash: false };
@@ -59,8 +65,7 @@ export async function verifyPassword(password: string, stored: string | null): P
   const expected = Buffer.from(parsed[5] ?? "", "base64");
   const actual = await derive(password, salt, logN, r, p);
   const ok = expected.length === actual.length && timingSafeEqual(expected, actual);
-  const needsRehash =
-    ok && (logN !== SCRYPT_PARAMS.logN || r !== SCRYPT_PARAMS.r || p !== SCRYPT_PARAMS.p);
+  const needsRehash = ok && (logN !== SCRYPT_PARAMS.logN || r !== SCRYPT_PARAMS.r || p !== SCRYPT_PARAMS.p);
   return { ok, needsRehash };
 }
 

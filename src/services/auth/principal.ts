@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
-import { tenantBatch } from "../../db/tenant";
 import { cacheKeys } from "../../cache/keys";
+import { tenantBatch } from "../../db/tenant";
 import { ForbiddenError, UnauthorizedError } from "../../lib/errors";
 import type { ServiceContext } from "../context";
 import { expandPermissions, type Permission } from "./permissions";
@@ -166,13 +166,18 @@ async function loadUserAuth(
   };
 }
 
-function writeAuthCache(ctx: ServiceContext, entries: ReadonlyArray<readonly [string, unknown, number]>): void {
+function writeAuthCache(
+  ctx: ServiceContext,
+  entries: ReadonlyArray<readonly [string, unknown, number]>,
+): void {
   const redis = ctx.cache.redis;
   if (!redis || entries.length === 0) return;
   const pipeline = redis.pipeline();
   for (const [key, value, ttl] of entries) pipeline.set(key, value, { ex: ttl });
   ctx.waitUntil(
-    pipeline.exec().catch((error: unknown) => ctx.logger.warn("auth cache write failed", { error: String(error) })),
+    pipeline
+      .exec()
+      .catch((error: unknown) => ctx.logger.warn("auth cache write failed", { error: String(error) })),
   );
 }
 

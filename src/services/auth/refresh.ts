@@ -84,7 +84,10 @@ export async function refreshSession({
   const row = result.rows[0];
   if (row?.revoked_family) {
     await markSessionsRevoked(ctx, [row.revoked_family]);
-    ctx.logger.warn("refresh token reuse detected; session revoked", { tenantId, sessionId: row.revoked_family });
+    ctx.logger.warn("refresh token reuse detected; session revoked", {
+      tenantId,
+      sessionId: row.revoked_family,
+    });
     throw new UnauthorizedError("Refresh token was already used; the session has been signed out");
   }
   if (!row?.user_id || !row.family_id) throw new UnauthorizedError("Invalid or expired refresh token");
@@ -103,7 +106,8 @@ export async function markSessionsRevoked(ctx: ServiceContext, sessionIds: strin
   for (let attempt = 1; attempt <= 2; attempt++) {
     try {
       const pipeline = redis.pipeline();
-      for (const id of sessionIds) pipeline.set(ctx.cache.key(cacheKeys.authSessionRevoked.name(id)), "1", { ex: ttl });
+      for (const id of sessionIds)
+        pipeline.set(ctx.cache.key(cacheKeys.authSessionRevoked.name(id)), "1", { ex: ttl });
       await pipeline.exec();
       return;
     } catch (error) {

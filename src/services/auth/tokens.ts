@@ -126,7 +126,11 @@ export async function signAccessToken(
 }
 
 /** Every failure is the same 401: a caller learns nothing about which check failed. */
-export async function verifyAccessToken(ring: Keyring, config: AuthConfig, token: string): Promise<AccessClaims> {
+export async function verifyAccessToken(
+  ring: Keyring,
+  config: AuthConfig,
+  token: string,
+): Promise<AccessClaims> {
   let payload: JWTPayload;
   try {
     const result = await jwtVerify(

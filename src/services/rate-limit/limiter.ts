@@ -44,7 +44,10 @@ export async function consumeRateLimit(
       resetSeconds: Math.max(1, Math.ceil((result.reset - Date.now()) / 1000)),
     };
   } catch (error) {
-    ctx.logger.warn("rate limiter unavailable; allowing request", { prefix: input.prefix, error: String(error) });
+    ctx.logger.warn("rate limiter unavailable; allowing request", {
+      prefix: input.prefix,
+      error: String(error),
+    });
     return null;
   }
 }

@@ -2,12 +2,14 @@
 // Postgres: DATABASE_URL, else an embedded PGlite under .data/. Redis: REDIS_URL, else 127.0.0.1:6379,
 // else no cache (loudly). Gateways speak Neon's and Upstash's protocols to them; wrangler dev runs the Worker.
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import type * as PgModule from "pg";
 import type * as RedisModule from "redis";
+import { hashPassword } from "../src/services/auth/password.ts";
+import { PERMISSIONS } from "../src/services/auth/permissions.ts";
 import { ensureDatabase, migrateDatabase, withDatabase } from "./migrate.ts";
 import { startNeonGateway } from "./neon-gateway.ts";
 import { startUpstashGateway } from "./upstash-gateway.ts";
@@ -69,17 +71,86 @@ async function redisReachable(url: string): Promise<boolean> {
   }
 }
 
-/** The demo tenant, so the public endpoints have something to show on a fresh machine. */
+const PLATFORM_TENANT_ID = "00000000-0000-4000-8000-000000000001";
+const SEED_PASSWORD = process.env.SEED_ADMIN_PASSWORD ?? "tradewind-demo-password";
+
+/**
+ * Local development only, idempotent: the demo tenant with an Administrator role and its admin, and a
+ * platform admin. The seeded passwords are reset to SEED_ADMIN_PASSWORD on every start, so the printed
+ * password always works.
+ */
 async function seedDemo(ownerUrl: string) {
   const client = new pg.Client({ connectionString: ownerUrl });
   await client.connect();
   try {
-    await client.query(
-      "insert into tenants (slug, name) values ('demo', 'Demo Trading Co.') on conflict (slug) do nothing",
+    const hash = await hashPassword(SEED_PASSWORD);
+    await client.query("begin");
+    const tenant = await client.query<{ id: string }>(
+      `insert into tenants (slug, name) values ('demo', 'Demo Trading Co.')
+       on conflict (slug) do update set slug = excluded.slug returning id`,
     );
+    const demoId = tenant.rows[0]?.id;
+    if (!demoId) throw new Error("demo tenant was not created");
+    const role = await client.query<{ id: string }>(
+      `insert into roles (tenant_id, name, description, permissions) values ($1, 'Administrator', 'Every permission', $2)
+       on conflict (tenant_id, lower(name)) do update set permissions = excluded.permissions returning id`,
+      [demoId, [...PERMISSIONS]],
+    );
+    for (const [tenantId, email, fullName] of [
+      [demoId, "admin@demo.local", "Demo Admin"],
+      [PLATFORM_TENANT_ID, "platform@tradewind.local", "Platform Admin"],
+    ] as const) {
+      const user = await client.query<{ id: string }>(
+        `insert into users (tenant_id, email, full_name, password_hash, superuser) values ($1, $2, $3, $4, true)
+         on conflict (tenant_id, email) where deleted_at is null and email is not null
+         do update set password_hash = excluded.password_hash, active = true, superuser = true, tokens_valid_after = null
+         returning id`,
+        [tenantId, email, fullName, hash],
+      );
+      if (tenantId === demoId) {
+        await client.query(
+          "insert into user_roles (tenant_id, user_id, role_id) values ($1, $2, $3) on conflict do nothing",
+          [demoId, user.rows[0]?.id, role.rows[0]?.id],
+        );
+      }
+    }
+    await client.query("commit");
+  } catch (error) {
+    await client.query("rollback").catch(() => undefined);
+    throw error;
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Signing and encryption keys for local runs, generated once into .data/secrets.json (mode 600) so
+ * tokens and sealed credentials survive a restart. JWT_SIGNING_KEYS / CREDENTIALS_KEYS in the
+ * environment win.
+ */
+async function localSecrets(): Promise<{ jwtSigningKeys: string; credentialsKeys: string }> {
+  const file = `${DATA_DIR}/secrets.json`;
+  let saved: { jwtSigningKeys?: string; credentialsKeys?: string } = {};
+  try {
+    saved = JSON.parse(await readFile(file, "utf8")) as typeof saved;
+  } catch {
+    // first start
+  }
+  const secrets = {
+    jwtSigningKeys:
+      saved.jwtSigningKeys ??
+      JSON.stringify([
+        { ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }), kid: `dev-${Date.now()}` },
+      ]),
+    credentialsKeys: saved.credentialsKeys ?? `dev1:${randomBytes(32).toString("base64")}`,
+  };
+  await mkdir(DATA_DIR, { recursive: true });
+  await writeFile(file, JSON.stringify(secrets), { mode: 0o600 });
+  await chmod(file, 0o600);
+  return {
+    jwtSigningKeys: process.env.JWT_SIGNING_KEYS ?? secrets.jwtSigningKeys,
+    credentialsKeys: process.env.CREDENTIALS_KEYS ?? secrets.credentialsKeys,
+  };
 }
 
 async function waitForHealth(url: string, child: ReturnType<typeof spawn>): Promise<void> {
@@ -127,6 +198,7 @@ async function main() {
     console.warn("");
   }
 
+  const secrets = await localSecrets();
   // Bindings go through an env file (mode 600), not --var, so wrangler does not echo secrets.
   const envFile = `${DATA_DIR}/dev.env`;
   const vars: Record<string, string> = {
@@ -139,12 +211,15 @@ async function main() {
     UPSTASH_REDIS_REST_TOKEN: token,
     CORS_ORIGINS: process.env.CORS_ORIGINS ?? "",
     SECURE_HEADERS: "on",
+    JWT_SIGNING_KEYS: secrets.jwtSigningKeys,
+    CREDENTIALS_KEYS: secrets.credentialsKeys,
   };
   await mkdir(DATA_DIR, { recursive: true });
   await writeFile(
     envFile,
     `${Object.entries(vars)
-      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      // Single quotes are literal in dotenv (JSON keys keep their double quotes); double quotes otherwise.
+      .map(([k, v]) => `${k}=${v.includes("'") ? JSON.stringify(v) : `'${v}'`}`)
       .join("\n")}\n`,
     { mode: 0o600 },
   );
@@ -181,6 +256,8 @@ async function main() {
   say(
     `ready: ${url}  (health ${url}/health, docs ${url}/docs, cron ${url}/__scheduled?cron=*/5+*+*+*+*) in ${seconds()}`,
   );
+  say(`sign in: tenant "demo" as admin@demo.local, or tenant "platform" as platform@tradewind.local`);
+  say(`         password "${SEED_PASSWORD}" (SEED_ADMIN_PASSWORD; local seed only)`);
   wrangler.on("exit", (code) => {
     say(`wrangler dev exited (${code}); shutting down`);
     void shutdown(code ?? 1);

@@ -122,7 +122,7 @@ const logoutRoute = createRoute({
   tags: ["Auth"],
   summary: "Sign out this session",
   security: bearerSecurity,
-  middleware: [authenticate()],
+  middleware: [authenticate(), rateLimit("default")],
   responses: {
     200: jsonContent(envelopeOf(z.object({ signedOut: z.literal(true) })), "Signed out"),
     ...authErrorResponses,
@@ -136,7 +136,7 @@ const logoutAllRoute = createRoute({
   summary: "Sign out every session of the user",
   description: "Revokes every refresh token and kills every live access token of the user at once.",
   security: bearerSecurity,
-  middleware: [authenticate()],
+  middleware: [authenticate(), rateLimit("default")],
   responses: {
     200: jsonContent(envelopeOf(z.object({ sessionsRevoked: z.number().int() })), "Signed out everywhere"),
     ...authErrorResponses,
@@ -149,7 +149,7 @@ const sessionsRoute = createRoute({
   tags: ["Auth"],
   summary: "List the user's signed-in sessions (devices)",
   security: bearerSecurity,
-  middleware: [authenticate()],
+  middleware: [authenticate(), rateLimit("default")],
   responses: {
     200: jsonContent(
       envelopeOf(z.object({ items: z.array(SessionSchema) })),
@@ -165,7 +165,7 @@ const revokeSessionRoute = createRoute({
   tags: ["Auth"],
   summary: "Sign out one device",
   security: bearerSecurity,
-  middleware: [authenticate()],
+  middleware: [authenticate(), rateLimit("default")],
   request: { params: IdParamSchema },
   responses: {
     200: jsonContent(envelopeOf(z.object({ revoked: z.literal(true) })), "Session revoked"),

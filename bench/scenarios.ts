@@ -7,6 +7,26 @@ export interface Scenario {
   body?: string;
   /** Status every response must have; others are counted as errors. */
   expectStatus: number;
+  /** Runs once before the load (e.g. signs in) and fills in headers or the path. */
+  prepare?: (url: string) => Promise<Partial<Pick<Scenario, "path" | "headers" | "body">>>;
+}
+
+const SEED_PASSWORD = process.env.SEED_ADMIN_PASSWORD ?? "tradewind-demo-password";
+const demoLogin = JSON.stringify({ tenant: "demo", email: "admin@demo.local", password: SEED_PASSWORD });
+
+async function signIn(url: string): Promise<{ accessToken: string; userId: string }> {
+  const res = await fetch(`${url}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "cf-connecting-ip": "192.0.2.10" },
+    body: demoLogin,
+  });
+  const body = (await res.json()) as { data?: { accessToken: string } };
+  const accessToken = body.data?.accessToken;
+  if (!accessToken) throw new Error(`bench sign-in failed: ${res.status} ${JSON.stringify(body)}`);
+  const claims = JSON.parse(Buffer.from(accessToken.split(".")[1] ?? "", "base64url").toString()) as {
+    sub: string;
+  };
+  return { accessToken, userId: claims.sub };
 }
 
 export const scenarios: Scenario[] = [
@@ -35,5 +55,26 @@ export const scenarios: Scenario[] = [
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ slug: "acme-trading" }),
     expectStatus: 200,
+  },
+  {
+    name: "POST /auth/login (scrypt verify + 2 round trips + token signing)",
+    method: "POST",
+    path: "/api/v1/auth/login",
+    headers: { "content-type": "application/json" },
+    body: demoLogin,
+    expectStatus: 200,
+  },
+  {
+    name: "GET /users/{id} authenticated, warm auth cache (1 Postgres round trip)",
+    method: "GET",
+    path: "/api/v1/users/{id}",
+    expectStatus: 200,
+    prepare: async (url) => {
+      const { accessToken, userId } = await signIn(url);
+      const headers = { authorization: `Bearer ${accessToken}` };
+      // Warm the auth cache once; the load then measures the steady state.
+      await fetch(`${url}/api/v1/users/${userId}`, { headers }).then((r) => r.arrayBuffer());
+      return { path: `/api/v1/users/${userId}`, headers };
+    },
   },
 ];

@@ -211,6 +211,7 @@ async function main() {
     UPSTASH_REDIS_REST_TOKEN: token,
     CORS_ORIGINS: process.env.CORS_ORIGINS ?? "",
     SECURE_HEADERS: "on",
+    RATE_LIMITS: process.env.RATE_LIMITS ?? "",
     JWT_SIGNING_KEYS: secrets.jwtSigningKeys,
     CREDENTIALS_KEYS: secrets.credentialsKeys,
   };

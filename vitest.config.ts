@@ -41,6 +41,7 @@ export default defineConfig({
                 CACHE_KEY_PREFIX: inject("cacheKeyPrefix"),
                 JWT_SIGNING_KEYS: inject("jwtSigningKeys"),
                 CREDENTIALS_KEYS: inject("credentialsKeys"),
+                WECHAT_API_BASE: inject("wechatApiBase"),
               },
             },
           })),

@@ -13,6 +13,7 @@ import {
 } from "../dev/migrate.ts";
 import { startNeonGateway } from "../dev/neon-gateway.ts";
 import { startUpstashGateway } from "../dev/upstash-gateway.ts";
+import { startWechatFake } from "./fakes/wechat.ts";
 
 const requireCjs = createRequire(import.meta.url);
 const { createClient } = requireCjs("redis") as typeof RedisModule;
@@ -28,6 +29,8 @@ declare module "vitest" {
     cacheKeyPrefix: string;
     jwtSigningKeys: string;
     credentialsKeys: string;
+    /** The WeChat fake (test/fakes/wechat.ts): the Worker's WECHAT_API_BASE; tests drive it via /__control/. */
+    wechatApiBase: string;
   }
 }
 
@@ -49,6 +52,7 @@ export default async function setup(project: TestProject) {
     allowedTargets: [`${pgTarget.hostname}:${pgTarget.port || "5432"}`],
   });
   const upstash = await startUpstashGateway({ redisUrl, token });
+  const wechat = await startWechatFake();
 
   project.provide("databaseUrl", withDatabase(adminUrl, dbName, "tradewind_app"));
   project.provide("ownerDatabaseUrl", ownerUrl);
@@ -59,9 +63,10 @@ export default async function setup(project: TestProject) {
   project.provide("cacheKeyPrefix", keyPrefix);
   project.provide("jwtSigningKeys", testSigningKeys());
   project.provide("credentialsKeys", `test1:${randomBytes(32).toString("base64")}`);
+  project.provide("wechatApiBase", wechat.url);
 
   return async () => {
-    await Promise.allSettled([neon.close(), upstash.close()]);
+    await Promise.allSettled([neon.close(), upstash.close(), wechat.close()]);
     await dropDatabase(adminUrl, dbName);
     const redis = createClient({ url: redisUrl, RESP: 2 });
     await redis.connect();

@@ -1,7 +1,9 @@
+import { NotFoundError } from "../lib/errors";
 import { IoMetrics, runWithMetrics } from "../lib/metrics";
 import { applyCacheInvalidation } from "../services/cache/invalidate-cache";
 import { createServiceContext } from "../services/context";
-import { consumeMessages, recordDeadLetterBatch } from "./consume";
+import { recordDomainEvent } from "../services/events/record-domain-event";
+import { consumeMessages, PermanentMessageError, recordDeadLetterBatch } from "./consume";
 import { EventMessage } from "./messages";
 import { QUEUES } from "./names";
 
@@ -30,6 +32,21 @@ export async function dispatchQueue(
           switch (event.type) {
             case "cache.invalidate":
               return applyCacheInvalidation({ ctx, input: event });
+            case "user.created":
+            case "user.updated":
+            case "user.deleted":
+              return recordDomainEvent({ ctx, input: event }).then(
+                () => undefined,
+                (error: unknown) => {
+                  // The event's tenant is gone: no retry can ever record it.
+                  if (error instanceof NotFoundError) throw new PermanentMessageError(error.message);
+                  throw error;
+                },
+              );
+            default: {
+              const unhandled: never = event;
+              throw new PermanentMessageError(`No handler for event ${JSON.stringify(unhandled)}`);
+            }
           }
         });
       case QUEUES.CHANNEL_PULL_DLQ:

@@ -11,5 +11,71 @@ export const CacheInvalidateEvent = z.object({
   reason: z.string().max(200),
 });
 
-export const EventMessage = z.discriminatedUnion("type", [CacheInvalidateEvent]);
+/** Who did it (the service context's `Actor`), as recorded with every domain event. */
+export const EventActor = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("user"), userId: z.uuid() }),
+  z.object({ type: z.literal("apiKey"), keyId: z.string().min(1).max(200) }),
+  z.object({ type: z.literal("system"), name: z.string().min(1).max(200) }),
+  z.object({ type: z.literal("webhook"), source: z.string().min(1).max(200) }),
+  z.object({ type: z.literal("applicant"), applicationId: z.string().min(1).max(200) }),
+]);
+export type EventActor = z.infer<typeof EventActor>;
+
+/**
+ * Fields a `user.updated` event may name. Only names, never values: a password change is reported as
+ * `"password"`, and neither the password nor its hash ever enters an event.
+ */
+export const USER_CHANGE_FIELDS = [
+  "email",
+  "username",
+  "fullName",
+  "phone",
+  "organizationId",
+  "active",
+  "superuser",
+  "password",
+  "roleIds",
+] as const;
+export const UserChangeField = z.enum(USER_CHANGE_FIELDS);
+export type UserChangeField = z.infer<typeof UserChangeField>;
+
+/** Envelope shared by domain events; `eventId` makes recording idempotent on redelivery. */
+const domainEventBase = {
+  eventId: z.uuid(),
+  tenantId: z.uuid(),
+  occurredAt: z.iso.datetime(),
+  actor: EventActor,
+};
+
+export const UserCreatedEvent = z.object({
+  type: z.literal("user.created"),
+  ...domainEventBase,
+  data: z.object({ userId: z.uuid() }),
+});
+
+export const UserUpdatedEvent = z.object({
+  type: z.literal("user.updated"),
+  ...domainEventBase,
+  data: z.object({ userId: z.uuid(), changes: z.array(UserChangeField).min(1) }),
+});
+
+export const UserDeletedEvent = z.object({
+  type: z.literal("user.deleted"),
+  ...domainEventBase,
+  data: z.object({ userId: z.uuid() }),
+});
+
+export const DomainEvent = z.discriminatedUnion("type", [
+  UserCreatedEvent,
+  UserUpdatedEvent,
+  UserDeletedEvent,
+]);
+export type DomainEvent = z.infer<typeof DomainEvent>;
+
+export const EventMessage = z.discriminatedUnion("type", [
+  CacheInvalidateEvent,
+  UserCreatedEvent,
+  UserUpdatedEvent,
+  UserDeletedEvent,
+]);
 export type EventMessage = z.infer<typeof EventMessage>;

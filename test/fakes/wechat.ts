@@ -10,6 +10,16 @@ import type { AddressInfo } from "node:net";
  * missing appid/secret/js_code (41002/41004/41008), grant_type (40002), unknown appid (40013), wrong
  * secret (40125), then any queued `failNext` failure (which does not consume the code), then the code:
  * unknown, expired or issued to another app → 40029; already used → 40163.
+ *
+ * Tests in workerd cannot call this module's functions, so the same controls are served over HTTP under
+ * `/__control/` (JSON in, JSON out; never counted in `calls`):
+ * | request                                                   | answer                 |
+ * |-----------------------------------------------------------|------------------------|
+ * | POST /__control/apps        { appId, secret }             | 204                    |
+ * | POST /__control/codes       { appId, openId, unionId? }   | 200 { code }           |
+ * | POST /__control/fail-next   { appId, failure }            | 204 (failure: errcode, "http500" or "hang") |
+ * | GET  /__control/session-keys/{openId}                     | 200 { sessionKey }, 404 when none issued |
+ * | GET  /__control/calls                                     | 200 { calls }          |
  */
 export type WechatFakeFailure = number | "http500" | "hang";
 
@@ -78,8 +88,80 @@ export async function startWechatFake(options: { codeTtlMs?: number } = {}): Pro
   const fail = (res: ServerResponse, errcode: number) =>
     send(res, { errcode, errmsg: `${ERRMSG[errcode] ?? "unknown error"}, rid: ${rid()}` });
 
+  const issueCode = ({ appId, openId, unionId }: { appId: string; openId: string; unionId?: string }) => {
+    const code = randomCode();
+    codes.set(code, { appId, openId, unionId, expiresAt: Date.now() + codeTtlMs, used: false });
+    return code;
+  };
+  const failNext = (appId: string, failure: WechatFakeFailure) => {
+    const queue = failures.get(appId) ?? [];
+    queue.push(failure);
+    failures.set(appId, queue);
+  };
+
+  const control = async (req: IncomingMessage, res: ServerResponse, path: string) => {
+    const reply = (status: number, body?: Record<string, unknown>) => {
+      res.writeHead(status, body ? { "Content-Type": "application/json" } : {});
+      res.end(body ? JSON.stringify(body) : undefined);
+    };
+    let body: Record<string, unknown> = {};
+    if (req.method === "POST") {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<string, unknown>;
+      } catch {
+        return reply(400, { error: "body must be JSON" });
+      }
+    }
+    const text = (key: string) => (typeof body[key] === "string" && body[key] !== "" ? body[key] : undefined);
+    const route = `${req.method} ${path}`;
+    if (route === "POST /apps") {
+      const appId = text("appId");
+      const secret = text("secret");
+      if (!appId || !secret) return reply(400, { error: "appId and secret are required" });
+      apps.set(appId, secret);
+      return reply(204);
+    }
+    if (route === "POST /codes") {
+      const appId = text("appId");
+      const openId = text("openId");
+      if (!appId || !openId) return reply(400, { error: "appId and openId are required" });
+      const unionId = text("unionId");
+      return reply(200, { code: issueCode({ appId, openId, ...(unionId ? { unionId } : {}) }) });
+    }
+    if (route === "POST /fail-next") {
+      const appId = text("appId");
+      const failure = body.failure;
+      const valid =
+        (typeof failure === "number" && Number.isInteger(failure)) ||
+        failure === "http500" ||
+        failure === "hang";
+      if (!appId || !valid)
+        return reply(400, { error: "appId and failure (errcode|http500|hang) are required" });
+      failNext(appId, failure as WechatFakeFailure);
+      return reply(204);
+    }
+    if (route === "GET /calls") return reply(200, { calls });
+    const sessionKey = /^GET \/session-keys\/([^/]+)$/.exec(route);
+    if (sessionKey?.[1]) {
+      const key = sessionKeys.get(decodeURIComponent(sessionKey[1]));
+      return key === undefined
+        ? reply(404, { error: "no session key issued" })
+        : reply(200, { sessionKey: key });
+    }
+    return reply(404, { error: `no control route ${route}` });
+  };
+
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://fake.invalid");
+    if (url.pathname.startsWith("/__control/")) {
+      control(req, res, url.pathname.slice("/__control".length)).catch((error: unknown) => {
+        res.writeHead(500, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({ error: String(error) }));
+      });
+      return;
+    }
     if (url.pathname !== "/sns/jscode2session") {
       res.writeHead(404, { "Content-Type": "text/plain" });
       res.end("404 page not found");
@@ -145,16 +227,8 @@ export async function startWechatFake(options: { codeTtlMs?: number } = {}): Pro
     registerApp(appId, secret) {
       apps.set(appId, secret);
     },
-    issueCode({ appId, openId, unionId }) {
-      const code = randomCode();
-      codes.set(code, { appId, openId, unionId, expiresAt: Date.now() + codeTtlMs, used: false });
-      return code;
-    },
-    failNext(appId, failure) {
-      const queue = failures.get(appId) ?? [];
-      queue.push(failure);
-      failures.set(appId, queue);
-    },
+    issueCode,
+    failNext,
     sessionKeyOf(openId) {
       return sessionKeys.get(openId);
     },

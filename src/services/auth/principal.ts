@@ -83,7 +83,7 @@ export async function resolveUserPrincipal(ctx: ServiceContext, claims: AccessCl
     ]);
   }
   if (tenant.status !== "active") throw new ForbiddenError("This tenant is suspended");
-  if (!user || !user.active) throw new UnauthorizedError("Invalid or expired access token");
+  if (!user?.active) throw new UnauthorizedError("Invalid or expired access token");
   if (user.tokensValidAfter !== null && claims.issuedAtMs < user.tokensValidAfter) {
     throw new UnauthorizedError("Session has been signed out");
   }

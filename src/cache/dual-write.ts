@@ -3,6 +3,7 @@ import { ServiceUnavailableError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import type { IoMetrics } from "../lib/metrics";
 import type { Cache } from "./client";
+import { isTombstone } from "./keys";
 
 /** The slice of a ServiceContext the dual-write policy needs (kept narrow so it is easy to test). */
 export interface DualWriteDeps {
@@ -90,7 +91,7 @@ export async function readThrough<T>(
       } catch (cacheError) {
         deps.logger.error("cache fallback read failed", { label: op.label, error: describe(cacheError) });
       }
-      if (cached !== null) {
+      if (cached !== null && !isTombstone(cached)) {
         deps.degraded.add("cache");
         return cached;
       }

@@ -11,11 +11,24 @@
  * | auth:tenant:<tenant>        | JSON { status }                                  | 5 min   | auth middleware (deleted on suspend/reactivate) |
  * | auth:session-revoked:<sid>  | "1": the session was signed out; its access tokens die now | access-token TTL | logout, session revoke, refresh reuse |
  * | auth:apikey:<sha256>        | JSON CachedApiKey {id,tenantId,scopes,expiresAt,revoked,tenantStatus} | 1 min | API-key auth (deleted on revoke) |
+ * | any key above, invalidated  | JSON { tombstone: true } (invalidateCache)       | 30 s    | readers treat it as a miss; auth read-through writes use NX |
  * | rl:<group>:<id>…            | @upstash/ratelimit sliding-window counters       | window  | rate-limit middleware   |
  * | auth:fail:acct|ip:<id>…     | @upstash/ratelimit counters of failed logins     | window  | login lockout           |
  * | auth:lock:<tenant>:<login>  | "1": account locked out (progressive)            | 15 min × 2^(n-1), ≤ 24 h | login lockout |
  * | auth:strikes:<tenant>:<login> | integer: lockouts in the last 24 h             | 24 h    | login lockout           |
  */
+/**
+ * What `invalidateCache` leaves behind instead of deleting a key: a 30 s marker. Readers treat it as a
+ * miss; read-through writers of the auth records write with `NX`, so a request that read Postgres
+ * just before a change cannot put the old value back just after the invalidation.
+ */
+export const TOMBSTONE = { tombstone: true } as const;
+export const TOMBSTONE_TTL_SECONDS = 30;
+
+export function isTombstone(value: unknown): boolean {
+  return typeof value === "object" && value !== null && (value as { tombstone?: unknown }).tombstone === true;
+}
+
 export const cacheKeys = {
   tenantProfile: { name: (slug: string) => `tenant:profile:${slug}`, ttlSeconds: 60 * 60 },
   cronLastRun: { name: (cron: string) => `cron:last-run:${cron}`, ttlSeconds: 7 * 24 * 60 * 60 },

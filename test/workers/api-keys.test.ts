@@ -254,7 +254,7 @@ describe("DELETE /api/v1/api-keys/{id}", () => {
     const revoked = (await envelope<ApiKeyBody>(res)).data;
     expect(revoked?.revokedAt).not.toBeNull();
     expect(JSON.stringify(revoked)).not.toContain(sha256Hex(key.key));
-    expect(await liveRedis().get(cached)).toBeNull();
+    expect(await liveRedis().get(cached)).toEqual({ tombstone: true });
 
     const after = await call("/api/v1/api-keys", bearer(key.key));
     expect(after.status).toBe(401);

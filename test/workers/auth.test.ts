@@ -243,6 +243,14 @@ describe("logout, logout-all and sessions", () => {
 
     const again = await login(me);
     expect((await sessions(again.accessToken)).status).toBe(200);
+    // The invalidation left a tombstone that read-through writers (SET NX) cannot overwrite, so a request
+    // that read Postgres before the logout-all can never put the old record back.
+    const { env } = await import("cloudflare:workers");
+    const { Redis } = await import("@upstash/redis/cloudflare");
+    const redis = new Redis({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN });
+    expect(await redis.get(`${env.CACHE_KEY_PREFIX}auth:user:${me.tenant.id}:${me.id}`)).toEqual({
+      tombstone: true,
+    });
   });
 
   it("lists the user's sessions and revokes one device; other users' sessions are 404", async () => {

@@ -162,12 +162,12 @@ describe("readThrough", () => {
 });
 
 describe("invalidateCache", () => {
-  it("deletes keys inline when Redis is up", async () => {
+  it("tombstones keys inline when Redis is up", async () => {
     const key = cacheKey(`test:inv:${crypto.randomUUID()}`);
     await liveRedis().set(key, 1);
     const ctx = testContext();
     await invalidateCache({ ctx, input: { keys: [key], reason: "test" } });
-    expect(await liveRedis().get(key)).toBeNull();
+    expect(await liveRedis().get(key)).toEqual({ tombstone: true });
   });
 
   it("hands the delete to the events queue when Redis is down, so it is not lost", async () => {

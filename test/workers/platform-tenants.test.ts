@@ -389,8 +389,8 @@ describe("suspend and reactivate", () => {
     );
     expect(res.status).toBe(200);
     expect((await envelope<TenantBody>(res)).data?.suspendedReason).toBeNull();
-    expect(await liveRedis().get(tenantKey)).toBeNull();
-    expect(await liveRedis().get(apiKeyKey)).toBeNull();
+    expect(await liveRedis().get(tenantKey)).toEqual({ tombstone: true });
+    expect(await liveRedis().get(apiKeyKey)).toEqual({ tombstone: true });
   });
 
   it("422 for the platform tenant, 404 for an unknown tenant, 422 for a long reason or unknown field", async () => {

@@ -46,7 +46,7 @@ describe("events queue", () => {
     ]);
     expect(result.explicitAcks).toEqual([id]);
     expect(result.retryMessages).toEqual([]);
-    expect(await liveRedis().get(key)).toBeNull();
+    expect(await liveRedis().get(key)).toEqual({ tombstone: true });
   });
 
   it("retries with backoff while Redis is down", async () => {

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { cacheKeys } from "../../cache/keys";
+import { cacheKeys, isTombstone } from "../../cache/keys";
 import { tenantBatch } from "../../db/tenant";
 import { ForbiddenError, UnauthorizedError } from "../../lib/errors";
 import type { ServiceContext } from "../context";
@@ -26,7 +26,8 @@ export async function resolveApiKeyPrincipal(ctx: ServiceContext, key: string): 
   const cacheKey = ctx.cache.key(cacheKeys.authApiKey.name(hash));
   let record: CachedApiKey | null = null;
   try {
-    record = (await ctx.cache.redis?.get<CachedApiKey>(cacheKey)) ?? null;
+    const cached = await ctx.cache.redis?.get<CachedApiKey>(cacheKey);
+    record = cached && !isTombstone(cached) ? cached : null;
   } catch (error) {
     ctx.logger.warn("API key cache read failed; using Postgres", { error: String(error) });
   }
@@ -52,7 +53,7 @@ export async function resolveApiKeyPrincipal(ctx: ServiceContext, key: string): 
     const fresh = record;
     ctx.waitUntil(
       Promise.all([
-        ctx.cache.redis?.set(cacheKey, fresh, { ex: cacheKeys.authApiKey.ttlSeconds }),
+        ctx.cache.redis?.set(cacheKey, fresh, { ex: cacheKeys.authApiKey.ttlSeconds, nx: true }),
         tenantBatch(ctx.db.http, fresh.tenantId, (db) => [
           db.execute(
             sql`update api_keys set last_used_at = now() where tenant_id = ${fresh.tenantId} and id = ${fresh.id}`,

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { cacheKeys } from "../../cache/keys";
+import { cacheKeys, isTombstone } from "../../cache/keys";
 import { tenantBatch } from "../../db/tenant";
 import { ForbiddenError, UnauthorizedError } from "../../lib/errors";
 import type { ServiceContext } from "../context";
@@ -63,8 +63,8 @@ export async function resolveUserPrincipal(ctx: ServiceContext, claims: AccessCl
         keys.tenant,
         keys.revoked,
       );
-      user = u;
-      tenant = t;
+      user = isTombstone(u) ? null : u;
+      tenant = isTombstone(t) ? null : t;
       revoked = r !== null;
     } catch (error) {
       ctx.logger.warn("auth cache read failed; using Postgres", { error: String(error) });
@@ -102,7 +102,8 @@ async function assertTenantActive(ctx: ServiceContext, tenantId: string): Promis
   const key = ctx.cache.key(cacheKeys.authTenant.name(tenantId));
   let status: string | undefined;
   try {
-    status = (await ctx.cache.redis?.get<CachedTenantStatus>(key))?.status;
+    const cached = await ctx.cache.redis?.get<CachedTenantStatus>(key);
+    status = isTombstone(cached) ? undefined : cached?.status;
   } catch {
     status = undefined;
   }
@@ -173,7 +174,8 @@ function writeAuthCache(
   const redis = ctx.cache.redis;
   if (!redis || entries.length === 0) return;
   const pipeline = redis.pipeline();
-  for (const [key, value, ttl] of entries) pipeline.set(key, value, { ex: ttl });
+  // NX: never overwrite a tombstone left by an invalidation that happened after our Postgres read.
+  for (const [key, value, ttl] of entries) pipeline.set(key, value, { ex: ttl, nx: true });
   ctx.waitUntil(
     pipeline
       .exec()

@@ -1,12 +1,14 @@
 import { updateCache } from "../../cache/dual-write";
+import { TOMBSTONE, TOMBSTONE_TTL_SECONDS } from "../../cache/keys";
 import { EventMessage } from "../../queues/messages";
 import type { ServiceContext } from "../context";
 
 /**
- * Deletes cache keys after a Postgres write. A delete that fails twice inline is handed to the events
+ * Invalidates cache keys after a Postgres write by overwriting them with a short-lived tombstone
+ * (src/cache/keys.ts), so a concurrent read-through cannot restore a stale copy. An invalidation that fails twice inline is handed to the events
  * queue (`cache.invalidate`), which retries it with backoff until Redis is back — so a Redis outage can
- * delay an invalidation but never lose it. Deletes are safe to replay late; sets are not, so only
- * invalidations take this path.
+ * delay an invalidation but never lose it. Tombstones are safe to replay late; value sets are not, so
+ * only invalidations take this path.
  */
 export async function invalidateCache({
   ctx,
@@ -19,7 +21,7 @@ export async function invalidateCache({
   if (!redis || input.keys.length === 0) return;
   let deleted = false;
   await updateCache(ctx, input.reason, async () => {
-    await redis.del(...input.keys);
+    await tombstone(redis, input.keys);
     deleted = true;
   });
   if (!deleted) {
@@ -38,5 +40,14 @@ export async function applyCacheInvalidation({
 }) {
   const redis = ctx.cache.redis;
   if (!redis) return;
-  await redis.del(...input.keys);
+  await tombstone(redis, input.keys);
+}
+
+async function tombstone(
+  redis: NonNullable<ServiceContext["cache"]["redis"]>,
+  keys: string[],
+): Promise<void> {
+  const pipeline = redis.pipeline();
+  for (const key of keys) pipeline.set(key, TOMBSTONE, { ex: TOMBSTONE_TTL_SECONDS });
+  await pipeline.exec();
 }

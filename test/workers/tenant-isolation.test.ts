@@ -1,0 +1,152 @@
+// The cross-tenant matrix: tenant A's superuser (and A's API key) call every identity endpoint that takes
+// an id with tenant B's ids, and get 404 — never B's data, never a change to it. List endpoints never
+// show B's rows. The OpenAPI document is the checklist: a new `{id}` route without a row here fails.
+import { describe, expect, it } from "vitest";
+import { bearer, login, signedInUser } from "../support/auth";
+import { call, envelope, ownerSql } from "../support/harness";
+
+interface Row {
+  method: string;
+  path: string;
+  body?: unknown;
+  /** Platform routes answer a tenant superuser 403 whatever the id. */
+  expect?: number;
+}
+
+async function created(path: string, token: string, body: unknown): Promise<{ id: string; key?: string }> {
+  const response = await call(path, bearer(token, { method: "POST", body }));
+  const data = (await envelope<{ id: string; key?: string }>(response)).data;
+  if (response.status !== 201 || !data) throw new Error(`${path}: ${response.status}`);
+  return data;
+}
+
+/** Every row of tenant B that a test could touch, as text, to prove nothing changed. */
+async function snapshot(tenantId: string): Promise<string> {
+  const sql = ownerSql();
+  const parts = await Promise.all([
+    sql`select * from users where tenant_id = ${tenantId} order by id`,
+    sql`select * from roles where tenant_id = ${tenantId} order by id`,
+    sql`select * from user_roles where tenant_id = ${tenantId} order by user_id, role_id`,
+    sql`select * from organizations where tenant_id = ${tenantId} order by id`,
+    sql`select * from api_keys where tenant_id = ${tenantId} order by id`,
+    sql`select * from auth_sessions where tenant_id = ${tenantId} order by id`,
+    sql`select * from staff_applications where tenant_id = ${tenantId} order by id`,
+    sql`select id, status, settings from tenants where id = ${tenantId}`,
+  ]);
+  return JSON.stringify(parts);
+}
+
+describe("tenant isolation across every identity endpoint", () => {
+  it("tenant A's superuser and API key get 404 for every one of tenant B's ids, and B is untouched", async () => {
+    const a = await signedInUser({ superuser: true });
+    const b = await signedInUser({ superuser: true });
+
+    const bUser = await created("/api/v1/users", b.token, {
+      email: `b-${crypto.randomUUID().slice(0, 6)}@example.com`,
+      fullName: "B Person",
+      password: "b-password-long-enough",
+    });
+    const bRole = await created("/api/v1/roles", b.token, { name: "B role", permissions: ["users:read"] });
+    const bOrg = await created("/api/v1/organizations", b.token, { name: "B org" });
+    const bKey = await created("/api/v1/api-keys", b.token, { name: "B key", scopes: ["users:read"] });
+    const [identity] = await ownerSql()`
+      insert into wechat_identities (tenant_id, app_id, open_id) values (${b.tenant.id}, 'wx-b', ${crypto.randomUUID()})
+      returning id`;
+    const [application] = await ownerSql()`
+      insert into staff_applications (tenant_id, wechat_identity_id) values (${b.tenant.id}, ${String(identity?.id)})
+      returning id`;
+    const bApplication = String(application?.id);
+    const bSessions = await envelope<{ items: Array<{ id: string }> }>(
+      await call("/api/v1/auth/sessions", bearer(b.token)),
+    );
+    const bSession = bSessions.data?.items[0]?.id ?? "";
+    const aKey = await created("/api/v1/api-keys", a.token, {
+      name: "A key",
+      scopes: ["users:admin", "roles:admin", "organizations:write", "applications:review", "api_keys:admin"],
+    });
+
+    const matrix: Row[] = [
+      { method: "DELETE", path: `/api/v1/auth/sessions/${bSession}` },
+      { method: "GET", path: `/api/v1/users/${bUser.id}` },
+      { method: "PATCH", path: `/api/v1/users/${bUser.id}`, body: { fullName: "pwned" } },
+      { method: "DELETE", path: `/api/v1/users/${bUser.id}` },
+      { method: "PUT", path: `/api/v1/users/${bUser.id}/roles`, body: { roleIds: [] } },
+      { method: "GET", path: `/api/v1/roles/${bRole.id}` },
+      { method: "PATCH", path: `/api/v1/roles/${bRole.id}`, body: { description: "pwned" } },
+      { method: "DELETE", path: `/api/v1/roles/${bRole.id}` },
+      { method: "GET", path: `/api/v1/organizations/${bOrg.id}` },
+      { method: "PATCH", path: `/api/v1/organizations/${bOrg.id}`, body: { name: "pwned" } },
+      { method: "DELETE", path: `/api/v1/organizations/${bOrg.id}` },
+      { method: "GET", path: `/api/v1/applications/${bApplication}` },
+      { method: "POST", path: `/api/v1/applications/${bApplication}/approve`, body: {} },
+      { method: "POST", path: `/api/v1/applications/${bApplication}/reject`, body: { reason: "pwned" } },
+      { method: "DELETE", path: `/api/v1/api-keys/${bKey.id}` },
+      { method: "GET", path: `/api/v1/tenants/${b.tenant.id}`, expect: 403 },
+      { method: "POST", path: `/api/v1/tenants/${b.tenant.id}/suspend`, body: {}, expect: 403 },
+      { method: "POST", path: `/api/v1/tenants/${b.tenant.id}/reactivate`, expect: 403 },
+    ];
+
+    // The checklist is the API itself: every documented route with an {id} has a row above.
+    const doc = (await (await call("/openapi.json")).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const documented = Object.entries(doc.paths)
+      .filter(([path]) => path.includes("{id}"))
+      .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    const covered = matrix.map((r) => `${r.method} ${r.path.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/, "{id}")}`);
+    expect(covered.sort()).toEqual(documented.sort());
+
+    const before = await snapshot(b.tenant.id);
+    for (const row of matrix) {
+      for (const [who, token] of [
+        ["user", a.token],
+        ["api key", aKey.key ?? ""],
+      ] as const) {
+        if (who === "api key" && (row.path.startsWith("/api/v1/auth/") || row.expect === 403)) continue;
+        const response = await call(row.path, bearer(token, { method: row.method, body: row.body }));
+        const text = await response.text();
+        expect(response.status, `${who}: ${row.method} ${row.path} → ${text}`).toBe(row.expect ?? 404);
+        expect(text).not.toContain(b.email);
+        expect(text).not.toContain("B Person");
+      }
+    }
+    expect(await snapshot(b.tenant.id)).toBe(before);
+
+    // B still works, and its session was not revoked by A's attempt.
+    expect((await call(`/api/v1/users/${bUser.id}`, bearer(b.token))).status).toBe(200);
+  });
+
+  it("list endpoints and singletons never show another tenant's rows", async () => {
+    const a = await signedInUser({ superuser: true });
+    const b = await signedInUser({ superuser: true });
+    await login(b); // a second session in B
+    await created("/api/v1/roles", b.token, { name: "B-only role", permissions: ["users:read"] });
+    await created("/api/v1/organizations", b.token, { name: "B-only org" });
+    await created("/api/v1/api-keys", b.token, { name: "B-only key", scopes: ["users:read"] });
+    const bAppId = `wx${Array.from(crypto.getRandomValues(new Uint8Array(8)), (x) => x.toString(16).padStart(2, "0")).join("")}`;
+    const put = await call(
+      "/api/v1/settings/wechat",
+      bearer(b.token, { method: "PUT", body: { appId: bAppId, appSecret: "bSecret0123456789abcdef" } }),
+    );
+    expect(put.status).toBe(200);
+
+    for (const path of [
+      "/api/v1/users",
+      "/api/v1/users?search=example",
+      "/api/v1/roles",
+      "/api/v1/organizations",
+      "/api/v1/organizations?tree=true",
+      "/api/v1/applications",
+      "/api/v1/api-keys",
+      "/api/v1/auth/sessions",
+      "/api/v1/settings/wechat",
+    ]) {
+      const response = await call(path, bearer(a.token));
+      const text = await response.text();
+      expect(response.status, path).toBe(200);
+      for (const secret of [b.id, b.email, b.tenant.id, "B-only", bAppId]) {
+        expect(text, `${path} leaks ${secret}`).not.toContain(secret);
+      }
+    }
+  });
+});

@@ -69,3 +69,11 @@ export const PageQuerySchema = z.object({
   page: z.coerce.number().int().min(1).max(100_000).default(1),
   pageSize: z.coerce.number().int().min(1).max(200).default(50),
 });
+
+/** What any route with a JSON body can answer before its handler runs. */
+export const bodyErrors = {
+  400: commonErrorResponses[400],
+  413: commonErrorResponses[413],
+  415: commonErrorResponses[415],
+  422: commonErrorResponses[422],
+} as const;

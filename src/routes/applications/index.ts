@@ -6,6 +6,7 @@ import { successBody } from "../../http/envelope";
 import {
   authErrorResponses,
   bearerSecurity,
+  bodyErrors,
   commonErrorResponses,
   envelopeOf,
   errorResponse,
@@ -41,13 +42,6 @@ const ApproveSchema = z
 const RejectSchema = z
   .strictObject({ reason: z.string().trim().min(1).max(500) })
   .meta({ id: "RejectApplicationRequest" });
-
-const bodyErrors = {
-  400: commonErrorResponses[400],
-  413: commonErrorResponses[413],
-  415: commonErrorResponses[415],
-  422: commonErrorResponses[422],
-} as const;
 
 function reviewers() {
   return [authenticate(), requirePermission("applications:review"), rateLimit("applications")];

@@ -7,6 +7,7 @@ import { successBody } from "../../http/envelope";
 import {
   authErrorResponses,
   bearerSecurity,
+  bodyErrors,
   commonErrorResponses,
   envelopeOf,
   errorResponse,
@@ -60,13 +61,6 @@ const SessionSchema = z
     current: z.boolean(),
   })
   .meta({ id: "Session" });
-
-const bodyErrors = {
-  400: commonErrorResponses[400],
-  413: commonErrorResponses[413],
-  415: commonErrorResponses[415],
-  422: commonErrorResponses[422],
-} as const;
 
 export function clientInfo(c: Context<AppEnv>) {
   return { ip: normaliseIp(clientIp(c)), userAgent: c.req.header("user-agent") ?? null };

@@ -6,6 +6,7 @@ import { successBody } from "../../http/envelope";
 import {
   authErrorResponses,
   bearerSecurity,
+  bodyErrors,
   commonErrorResponses,
   envelopeOf,
   errorResponse,
@@ -94,12 +95,6 @@ const ListOrganizationsQuerySchema = PageQuerySchema.extend({
   parentId: z.uuid().optional().meta({ description: "Flat list only: the children of this organization" }),
 });
 
-const bodyErrors = {
-  400: commonErrorResponses[400],
-  413: commonErrorResponses[413],
-  415: commonErrorResponses[415],
-} as const;
-
 const tags = ["Organizations"];
 const read = () => [authenticate(), requirePermission("organizations:read"), rateLimit("organizations")];
 const write = () => [authenticate(), requirePermission("organizations:write"), rateLimit("organizations")];
@@ -139,7 +134,6 @@ const createOrganizationRoute = createRoute({
   responses: {
     201: jsonContent(envelopeOf(OrganizationSchema), "Created"),
     409: errorResponse("A sibling with this name exists"),
-    422: commonErrorResponses[422],
     ...authErrorResponses,
     ...bodyErrors,
   },
@@ -179,7 +173,6 @@ const updateOrganizationRoute = createRoute({
     200: jsonContent(envelopeOf(OrganizationSchema), "Updated"),
     404: errorResponse("No such organization in this tenant"),
     409: errorResponse("A sibling with this name exists"),
-    422: commonErrorResponses[422],
     ...authErrorResponses,
     ...bodyErrors,
   },

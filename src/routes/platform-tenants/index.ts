@@ -6,6 +6,7 @@ import { successBody } from "../../http/envelope";
 import {
   authErrorResponses,
   bearerSecurity,
+  bodyErrors,
   commonErrorResponses,
   envelopeOf,
   errorResponse,
@@ -65,13 +66,6 @@ const ListTenantsQuerySchema = PageQuerySchema.extend({
   status: z.enum(["active", "suspended"]).optional(),
   search: z.string().trim().min(1).max(100).optional().meta({ description: "Substring of slug or name" }),
 });
-
-const bodyErrors = {
-  400: commonErrorResponses[400],
-  413: commonErrorResponses[413],
-  415: commonErrorResponses[415],
-  422: commonErrorResponses[422],
-} as const;
 
 function platformOnly() {
   return [authenticate(), requirePlatformAdmin(), rateLimit("tenants")];

@@ -6,6 +6,7 @@ import { successBody } from "../../http/envelope";
 import {
   authErrorResponses,
   bearerSecurity,
+  bodyErrors,
   commonErrorResponses,
   envelopeOf,
   errorResponse,
@@ -62,12 +63,6 @@ const UpdateRoleSchema = z
   .refine((v) => Object.keys(v).length > 0, { message: "Give at least one field to change" })
   .meta({ id: "UpdateRoleRequest" });
 
-const bodyErrors = {
-  400: commonErrorResponses[400],
-  413: commonErrorResponses[413],
-  415: commonErrorResponses[415],
-} as const;
-
 const tags = ["Roles"];
 const read = () => [authenticate(), requirePermission("roles:read"), rateLimit("roles")];
 const admin = () => [authenticate(), requirePermission("roles:admin"), rateLimit("roles")];
@@ -102,7 +97,6 @@ const createRoleRoute = createRoute({
   responses: {
     201: jsonContent(envelopeOf(RoleSchema), "Created"),
     409: errorResponse("A role with this name exists"),
-    422: commonErrorResponses[422],
     ...authErrorResponses,
     ...bodyErrors,
   },
@@ -142,7 +136,6 @@ const updateRoleRoute = createRoute({
     200: jsonContent(envelopeOf(RoleSchema), "Updated"),
     404: errorResponse("No such role in this tenant"),
     409: errorResponse("A role with this name exists"),
-    422: commonErrorResponses[422],
     ...authErrorResponses,
     ...bodyErrors,
   },

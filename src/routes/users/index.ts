@@ -6,6 +6,7 @@ import { successBody } from "../../http/envelope";
 import {
   authErrorResponses,
   bearerSecurity,
+  bodyErrors,
   commonErrorResponses,
   envelopeOf,
   errorResponse,
@@ -116,12 +117,6 @@ const ListUsersQuerySchema = PageQuerySchema.extend({
     .meta({ description: "Field to sort by; a leading `-` sorts descending" }),
 });
 
-const bodyErrors = {
-  400: commonErrorResponses[400],
-  413: commonErrorResponses[413],
-  415: commonErrorResponses[415],
-} as const;
-
 const tags = ["Users"];
 const read = () => [authenticate(), requirePermission("users:read"), rateLimit("users")];
 const admin = () => [authenticate(), requirePermission("users:admin"), rateLimit("users")];
@@ -159,7 +154,6 @@ const createRouteDef = createRoute({
   responses: {
     201: jsonContent(envelopeOf(UserSchema), "Created"),
     409: errorResponse("Email or username already taken"),
-    422: commonErrorResponses[422],
     ...authErrorResponses,
     ...bodyErrors,
   },
@@ -201,7 +195,6 @@ const updateRouteDef = createRoute({
     200: jsonContent(envelopeOf(UserSchema), "Updated"),
     404: errorResponse("No such live user in this tenant"),
     409: errorResponse("Email or username taken, or the change would lock you out"),
-    422: commonErrorResponses[422],
     ...authErrorResponses,
     ...bodyErrors,
   },
@@ -244,7 +237,6 @@ const setRolesRouteDef = createRoute({
   responses: {
     200: jsonContent(envelopeOf(UserSchema), "The user with its new roles"),
     404: errorResponse("No such live user in this tenant"),
-    422: commonErrorResponses[422],
     ...authErrorResponses,
     ...bodyErrors,
   },

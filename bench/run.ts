@@ -76,7 +76,7 @@ async function run(url: string, scenario: Scenario) {
     method: s.method,
     headers: s.headers,
     body: s.body,
-    connections: CONNECTIONS,
+    connections: s.connections ?? CONNECTIONS,
     duration: DURATION,
   });
   const expected = result.statusCodeStats?.[`${s.expectStatus}` as `${number}`]?.count ?? 0;

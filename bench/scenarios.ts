@@ -7,6 +7,8 @@ export interface Scenario {
   body?: string;
   /** Status every response must have; others are counted as errors. */
   expectStatus: number;
+  /** Overrides BENCH_CONNECTIONS, e.g. for CPU-bound routes that one local isolate serves serially. */
+  connections?: number;
   /** Runs once before the load (e.g. signs in) and fills in headers or the path. */
   prepare?: (url: string) => Promise<Partial<Pick<Scenario, "path" | "headers" | "body">>>;
 }
@@ -63,6 +65,9 @@ export const scenarios: Scenario[] = [
     headers: { "content-type": "application/json" },
     body: demoLogin,
     expectStatus: 200,
+    // ~150 ms of scrypt per request: wrangler dev's one isolate does ~6 a second, so 10 connections
+    // would only measure queueing (and autocannon's 10 s timeout).
+    connections: 2,
   },
   {
     name: "GET /users/{id} authenticated, warm auth cache (1 Postgres round trip)",

@@ -40,6 +40,7 @@ async function startStack(): Promise<{ url: string; child: ChildProcess }> {
         JSON.stringify({
           default: { limit: 10_000_000, windowSeconds: 60 },
           auth: { limit: 10_000_000, windowSeconds: 60 },
+          public: { limit: 10_000_000, windowSeconds: 60 },
         }),
     },
     stdio: ["ignore", "pipe", "inherit"],

@@ -47,6 +47,7 @@ export interface RateLimitRule {
 export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
   default: { limit: 600, windowSeconds: 60 },
   auth: { limit: 60, windowSeconds: 60 },
+  public: { limit: 120, windowSeconds: 60 },
 };
 
 export type ConfigSource = Pick<

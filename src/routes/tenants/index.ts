@@ -3,6 +3,7 @@ import * as z from "zod";
 import { newApp } from "../../http/app";
 import { successBody } from "../../http/envelope";
 import { commonErrorResponses, envelopeOf, errorResponse, jsonContent } from "../../http/openapi";
+import { rateLimit } from "../../http/rate-limit";
 import { checkSlugAvailability } from "../../services/tenants/check-slug-availability";
 import { getTenantPublicProfile } from "../../services/tenants/get-tenant-public-profile";
 
@@ -35,7 +36,9 @@ const slugAvailabilityRoute = createRoute({
   path: "/slug-availability",
   tags: ["Tenants"],
   summary: "Is a tenant slug free to register?",
-  description: "No authentication. For sign-up forms. One Postgres round trip.",
+  description:
+    "No authentication. For sign-up forms. One Postgres round trip. Rate-limited per IP (group `public`).",
+  middleware: [rateLimit("public")],
   request: {
     body: {
       required: true,
@@ -50,6 +53,7 @@ const slugAvailabilityRoute = createRoute({
     413: commonErrorResponses[413],
     415: commonErrorResponses[415],
     422: commonErrorResponses[422],
+    429: errorResponse("Too many requests from this address; see Retry-After"),
   },
 });
 
@@ -59,7 +63,9 @@ const profileRoute = createRoute({
   tags: ["Tenants"],
   summary: "Public profile of a tenant (login branding)",
   description:
-    "No authentication. Serves the cached copy with `X-Degraded: cache` when Postgres is down. One Postgres round trip.",
+    "No authentication. Serves the cached copy with `X-Degraded: cache` when Postgres is down. One Postgres round trip. " +
+    "Rate-limited per IP (group `public`).",
+  middleware: [rateLimit("public")],
   request: {
     params: z.object({
       slug: SlugSchema.meta({ param: { name: "slug", in: "path" }, example: "acme" }),
@@ -69,6 +75,7 @@ const profileRoute = createRoute({
     200: jsonContent(envelopeOf(TenantPublicProfileSchema), "The tenant's public profile"),
     404: errorResponse("No tenant with this slug"),
     422: commonErrorResponses[422],
+    429: errorResponse("Too many requests from this address; see Retry-After"),
     503: errorResponse("Postgres is down and no cached copy exists"),
   },
 });

@@ -48,6 +48,8 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
   default: { limit: 600, windowSeconds: 60 },
   auth: { limit: 60, windowSeconds: 60 },
   public: { limit: 120, windowSeconds: 60 },
+  /** Per signed-in session, on top of `auth` per IP. */
+  refresh: { limit: 30, windowSeconds: 60 },
 };
 
 export type ConfigSource = Pick<

@@ -33,7 +33,7 @@ describe("POST /api/v1/auth/login", () => {
     await ownerSql()`update users set username = 'Ops.Lead' where id = ${user.id}`;
     const byEmail = await login(user);
     expect(byEmail).toMatchObject({ tokenType: "Bearer", expiresIn: 900 });
-    expect(byEmail.refreshToken).toMatch(/^rt_[0-9a-f]{32}_[0-9A-Za-z]{43}$/);
+    expect(byEmail.refreshToken).toMatch(/^rt_[0-9a-f]{32}_[0-9a-f]{32}_[0-9A-Za-z]{43}$/);
     const header = decodeProtectedHeader(byEmail.accessToken);
     expect(header).toMatchObject({ alg: "EdDSA", typ: "at+jwt", kid: "test-active" });
 
@@ -199,7 +199,16 @@ describe("POST /api/v1/auth/refresh", () => {
     const me = await signedInUser();
     const other = await createTenant();
     const forged = me.tokens.refreshToken.replace(/^rt_[0-9a-f]{32}/, `rt_${other.id.replaceAll("-", "")}`);
-    for (const token of ["nope", `rt_${"0".repeat(32)}_${"a".repeat(43)}`, forged]) {
+    const otherSession = me.tokens.refreshToken.replace(
+      /^(rt_[0-9a-f]{32}_)[0-9a-f]{32}/,
+      `$1${crypto.randomUUID().replaceAll("-", "")}`,
+    );
+    for (const token of [
+      "nope",
+      `rt_${"0".repeat(32)}_${"0".repeat(32)}_${"a".repeat(43)}`,
+      forged,
+      otherSession,
+    ]) {
       const { response, body } = await refresh(token);
       expect(response.status).toBe(401);
       expect(body.error?.code).toBe("UNAUTHORIZED");
@@ -384,6 +393,21 @@ describe("brute-force protection", () => {
       limits,
     );
     expect(blocked.status).toBe(429);
+  });
+
+  it("limits refreshes per session, whatever the client address", async () => {
+    const me = await signedInUser();
+    const limits = { RATE_LIMITS: JSON.stringify({ refresh: { limit: 2, windowSeconds: 60 } }) };
+    const first = await refresh(me.tokens.refreshToken, limits);
+    expect(first.response.status).toBe(200);
+    const second = await refresh(first.body.data?.refreshToken ?? "", limits);
+    expect(second.response.status).toBe(200);
+    const third = await refresh(second.body.data?.refreshToken ?? "", limits);
+    expect(third.response.status).toBe(429);
+    expect(Number(third.response.headers.get("retry-after"))).toBeGreaterThan(0);
+    // Another session of the same user is not affected.
+    const laptop = await login(me);
+    expect((await refresh(laptop.refreshToken, limits)).response.status).toBe(200);
   });
 
   it("rate-limits the auth route group per IP with RateLimit-* headers", async () => {

@@ -26,7 +26,7 @@ export function newSessionStatements(
   input: { tenantId: string; userId: string; method: "password" | "wechat"; client: ClientInfo },
 ) {
   const sessionId = crypto.randomUUID();
-  const refreshToken = newRefreshToken(input.tenantId);
+  const refreshToken = newRefreshToken(input.tenantId, sessionId);
   const { refreshTokenTtlSeconds, sessionMaxAgeSeconds } = ctx.config.auth;
   const statements = [
     db.execute(sql`

@@ -1,8 +1,10 @@
 import { sql } from "drizzle-orm";
 import { cacheKeys } from "../../cache/keys";
 import { tenantBatch } from "../../db/tenant";
-import { UnauthorizedError } from "../../lib/errors";
+import { DEFAULT_RATE_LIMITS } from "../../lib/config";
+import { RateLimitedError, UnauthorizedError } from "../../lib/errors";
 import type { ServiceContext } from "../context";
+import { consumeRateLimit } from "../rate-limit/limiter";
 import { type ClientInfo, normaliseIp, type TokenPair, tokenPair, truncate } from "./issue-session";
 import { newRefreshToken, parseRefreshToken, sha256Hex } from "./tokens";
 
@@ -28,9 +30,18 @@ export async function refreshSession({
 }): Promise<TokenPair> {
   const parsed = parseRefreshToken(input.refreshToken);
   if (!parsed) throw new UnauthorizedError("Invalid or expired refresh token");
-  const { tenantId } = parsed;
+  const { tenantId, sessionId } = parsed;
+  // Per session ("per account" for refresh): a client stuck in a refresh loop, or someone replaying one
+  // session's tokens, is slowed down before any database work. Per IP is the route group's limit.
+  const rule = ctx.config.rateLimits.refresh ?? DEFAULT_RATE_LIMITS.refresh;
+  const limited = rule
+    ? await consumeRateLimit(ctx, { prefix: "auth:refresh", rule, identifier: sessionId })
+    : null;
+  if (limited && !limited.allowed) {
+    throw new RateLimitedError("Too many refreshes for this session; slow down", limited.resetSeconds);
+  }
   const presentedHash = sha256Hex(input.refreshToken);
-  const child = newRefreshToken(tenantId);
+  const child = newRefreshToken(tenantId, sessionId);
   const { refreshReuseGraceSeconds: grace, refreshTokenTtlSeconds: ttl } = ctx.config.auth;
 
   const [result] = await tenantBatch(ctx.db.http, tenantId, (db) => [
@@ -41,12 +52,13 @@ export async function refreshSession({
       tenant_status: string | null;
     }>(sql`
       with presented as (
-        select rt.id, rt.family_id, rt.used_at from refresh_tokens rt where rt.token_hash = ${presentedHash}
+        select rt.id, rt.family_id, rt.used_at from refresh_tokens rt
+         where rt.token_hash = ${presentedHash} and rt.family_id = ${sessionId}::uuid
       ),
       claim as (
         update refresh_tokens rt set used_at = coalesce(rt.used_at, now())
           from auth_sessions s, users u, tenants t
-         where rt.token_hash = ${presentedHash}
+         where rt.token_hash = ${presentedHash} and rt.family_id = ${sessionId}::uuid
            and rt.revoked_at is null and rt.expires_at > now()
            and (rt.used_at is null or rt.used_at > now() - make_interval(secs => ${grace}::int))
            and s.tenant_id = rt.tenant_id and s.id = rt.family_id and s.revoked_at is null and s.expires_at > now()

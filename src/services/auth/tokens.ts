@@ -200,19 +200,25 @@ export function constantTimeEqual(a: string, b: string): boolean {
 }
 
 /**
- * Refresh tokens name their tenant (`rt_<tenant uuid hex>_<secret>`) so a refresh is one round trip
- * under that tenant's RLS context; the secret part carries ~256 bits of entropy.
+ * Refresh tokens name their tenant and session (`rt_<tenant hex>_<session hex>_<secret>`): a refresh is
+ * one round trip under that tenant's RLS context, and can be rate-limited per session before any
+ * database work. Both ids are checked against the stored row; the secret carries ~256 bits of entropy.
  */
-export function newRefreshToken(tenantId: string): string {
-  return `rt_${tenantId.replaceAll("-", "")}_${randomToken()}`;
+export function newRefreshToken(tenantId: string, sessionId: string): string {
+  return `rt_${tenantId.replaceAll("-", "")}_${sessionId.replaceAll("-", "")}_${randomToken()}`;
 }
 
-export function parseRefreshToken(token: string): { tenantId: string } | null {
-  const match = /^rt_([0-9a-f]{32})_[0-9A-Za-z]{43}$/.exec(token);
-  const hex = match?.[1];
+export function parseRefreshToken(token: string): { tenantId: string; sessionId: string } | null {
+  const match = /^rt_([0-9a-f]{32})_([0-9a-f]{32})_[0-9A-Za-z]{43}$/.exec(token);
+  const tenantId = uuidFromHex(match?.[1]);
+  const sessionId = uuidFromHex(match?.[2]);
+  return tenantId && sessionId ? { tenantId, sessionId } : null;
+}
+
+function uuidFromHex(hex: string | undefined): string | null {
   if (!hex) return null;
-  const tenantId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-  return isUuid(tenantId) ? { tenantId } : null;
+  const id = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return isUuid(id) ? id : null;
 }
 
 export const API_KEY_PREFIX = "tw_sk_";

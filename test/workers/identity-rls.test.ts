@@ -36,6 +36,32 @@ describe("row-level security on every identity table", () => {
       expect(row, row.relname).toMatchObject({ rls: true, forced: true, policies: 1 });
   });
 
+  it("the pre-tenant lookups run as a non-superuser role under RLS policies of their own", async () => {
+    const ctx = testContext();
+    const result = await ctx.db.http.execute<{
+      proname: string;
+      owner: string;
+      rolsuper: boolean;
+      rolbypassrls: boolean;
+    }>(sql`
+      select p.proname, r.rolname as owner, r.rolsuper, r.rolbypassrls
+        from pg_proc p join pg_roles r on r.oid = p.proowner
+       where p.prosecdef order by p.proname`);
+    expect(result.rows).toEqual(
+      ["auth_api_key_lookup", "tenant_public_profile", "wechat_app_tenant"].map((proname) => ({
+        proname,
+        owner: "tradewind_lookup",
+        rolsuper: false,
+        rolbypassrls: false,
+      })),
+    );
+    const tenant = await createTenant("Lookup Co");
+    const found = await ctx.db.http.execute<{ id: string }>(
+      sql`select id from tenant_public_profile(${tenant.slug})`,
+    );
+    expect(found.rows).toEqual([{ id: tenant.id }]);
+  });
+
   it("a query without a tenant filter sees only the context tenant's rows, and nothing without a context", async () => {
     const a = await createTenant("Tenant A");
     const b = await createTenant("Tenant B");

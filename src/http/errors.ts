@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { pgErrorOf } from "../db/errors";
 import {
   AppError,
   type ErrorCode,
@@ -65,6 +66,8 @@ export function handleError(error: Error, c: Context<AppEnv>): Response {
     if (error instanceof UpstreamError && error.retryAfterSeconds !== undefined) {
       c.header("Retry-After", String(error.retryAfterSeconds));
     }
+  } else if (databaseRefusal(error)) {
+    ({ code, message } = databaseRefusal(error) as { code: ErrorCode; message: string });
   } else if (error instanceof HTTPException) {
     code = httpStatusToCode[error.status] ?? (error.status >= 500 ? "INTERNAL_ERROR" : "BAD_REQUEST");
     message = error.message || defaultMessage(code);
@@ -72,15 +75,48 @@ export function handleError(error: Error, c: Context<AppEnv>): Response {
   const status = codeToStatus[code];
   const logger = c.get("services")?.logger;
   if (status >= 500) {
-    logger?.error("request failed", {
-      code,
-      error: { name: error.name, message: error.message, stack: error.stack },
-    });
+    logger?.error("request failed", { code, error: describeForLog(error) });
     message = publicServerMessage[code] ?? "Internal server error";
     // Upstream details are internal too; only the code and the request id go out.
     details = undefined;
   }
   return c.json(errorBody(c, { code, message, details }), status);
+}
+
+/**
+ * The last line of defence for bad input: a value Postgres refused that the service did not map (a NUL
+ * character, an out-of-range number, an unparsable literal, a constraint the service did not expect)
+ * is the caller's 4xx, never a 500. Services map the constraints they know with better messages.
+ */
+function databaseRefusal(error: Error): { code: ErrorCode; message: string } | null {
+  const pg = pgErrorOf(error);
+  if (!pg) return null;
+  if (pg.code.startsWith("22")) {
+    return {
+      code: "VALIDATION_ERROR",
+      message: "A value in the request cannot be stored (invalid characters or out of range)",
+    };
+  }
+  if (pg.code === "23505") return { code: "CONFLICT", message: "A record with these values already exists" };
+  if (pg.code.startsWith("23"))
+    return { code: "VALIDATION_ERROR", message: "The request refers to or sets invalid data" };
+  return null;
+}
+
+/**
+ * Drizzle's query errors carry the SQL parameters in their message (emails, key hashes); the log gets the
+ * driver's own message and SQLSTATE instead.
+ */
+function describeForLog(error: Error): Record<string, unknown> {
+  if (error.name === "DrizzleQueryError" && error.cause instanceof Error) {
+    return {
+      name: error.cause.name,
+      message: error.cause.message,
+      sqlstate: pgErrorOf(error)?.code,
+      stack: error.cause.stack,
+    };
+  }
+  return { name: error.name, message: error.message, stack: error.stack };
 }
 
 function defaultMessage(code: ErrorCode): string {

@@ -52,7 +52,10 @@ export const authErrorResponses = {
 
 /** Path parameter `{id}` as a UUID: a malformed id is a 422, never a database error. */
 export const IdParamSchema = z.object({
-  id: z.uuid().meta({ param: { name: "id", in: "path" }, example: "7d4f5b0e-3c1a-4f7e-9a8b-2c6d1e0f3a4b" }),
+  id: z
+    .uuid()
+    .toLowerCase()
+    .meta({ param: { name: "id", in: "path" }, example: "7d4f5b0e-3c1a-4f7e-9a8b-2c6d1e0f3a4b" }),
 });
 
 export function pageOf<T extends z.ZodType>(item: T) {

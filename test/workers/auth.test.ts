@@ -81,6 +81,24 @@ describe("POST /api/v1/auth/login", () => {
     expect((await envelope(both)).error?.details).toHaveProperty("email");
   });
 
+  it("answers values Postgres cannot store with 422, never 500, and survives a malformed client address", async () => {
+    const tenant = await createTenant();
+    const user = await createUser(tenant);
+    const nul = await call("/api/v1/auth/login", json({ tenant: "a\u0000b", email: user.email, password: "x" }));
+    expect(nul.status).toBe(422);
+    expect((await envelope(nul)).error?.code).toBe("VALIDATION_ERROR");
+    const label = await call(
+      "/api/v1/auth/login",
+      json({ tenant: tenant.slug, email: user.email, password: TEST_PASSWORD, deviceLabel: "x\u0000y" }),
+    );
+    expect(label.status).toBe(422);
+    const odd = await call(
+      "/api/v1/auth/login",
+      json({ tenant: tenant.slug, email: user.email, password: TEST_PASSWORD }, { "cf-connecting-ip": "1:2:3" }),
+    );
+    expect(odd.status).toBe(200);
+  });
+
   it("refuses a deactivated user and, after the right password, a suspended tenant", async () => {
     const tenant = await createTenant();
     const inactive = await createUser(tenant);

@@ -71,6 +71,14 @@ export function normaliseIp(value: string | null | undefined): string | null {
   if (!value) return null;
   const ip = value.trim();
   if (/^(\d{1,3}\.){3}\d{1,3}$/.test(ip) && ip.split(".").every((n) => Number(n) <= 255)) return ip;
-  if (/^[0-9a-fA-F:.]{2,45}$/.test(ip) && ip.includes(":")) return ip;
+  if (/^[0-9a-fA-F:.]{2,45}$/.test(ip) && ip.includes(":")) {
+    // The WHATWG URL parser is a strict IPv6 parser: `1:2:3` or `:::` do not get past it.
+    try {
+      new URL(`http://[${ip}]/`);
+      return ip;
+    } catch {
+      return null;
+    }
+  }
   return null;
 }

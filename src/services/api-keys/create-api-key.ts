@@ -34,6 +34,9 @@ export async function createApiKey({
   requirePermissionOf(ctx.principal, "api_keys:admin");
   const principal = ctx.principal;
   if (!principal || principal.kind === "applicant") throw new ForbiddenError("Not allowed");
+  // A key minting keys would let a leaked key outlive its own revocation; keys come from people.
+  if (principal.kind === "apiKey")
+    throw new ForbiddenError("API keys are created by signed-in users, not by API keys");
   const tenantId = principal.tenantId;
 
   const name = input.name.trim();

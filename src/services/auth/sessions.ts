@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { cacheKeys } from "../../cache/keys";
 import { tenantBatch } from "../../db/tenant";
-import { NotFoundError, UnauthorizedError } from "../../lib/errors";
+import { ForbiddenError, NotFoundError, UnauthorizedError } from "../../lib/errors";
 import { invalidateCache } from "../cache/invalidate-cache";
 import type { ServiceContext } from "../context";
 import type { Principal } from "./principal";
@@ -11,7 +11,9 @@ type UserPrincipal = Extract<Principal, { kind: "user" }>;
 
 function userPrincipal(ctx: ServiceContext): UserPrincipal {
   const principal = ctx.principal;
-  if (principal?.kind !== "user") throw new UnauthorizedError("Signed-in user required");
+  if (!principal) throw new UnauthorizedError("Authentication required");
+  // A valid API key or applicant token is not wrong, just not a person's session: 403, not 401.
+  if (principal.kind !== "user") throw new ForbiddenError("Only a signed-in user has sessions");
   return principal;
 }
 

@@ -1,10 +1,12 @@
-import type { MiddlewareHandler } from "hono";
-import { ForbiddenError, UnauthorizedError } from "../lib/errors";
+import type { Context, MiddlewareHandler } from "hono";
+import { ForbiddenError, RateLimitedError, UnauthorizedError } from "../lib/errors";
 import { resolveApiKeyPrincipal } from "../services/auth/api-key-principal";
 import type { Permission } from "../services/auth/permissions";
 import { type Principal, requirePermissionOf, resolveUserPrincipal } from "../services/auth/principal";
 import { loadKeyring, looksLikeApiKey, verifyAccessToken } from "../services/auth/tokens";
 import type { ServiceContext } from "../services/context";
+import { consumeRateLimit } from "../services/rate-limit/limiter";
+import { clientIp } from "./rate-limit";
 import type { AppEnv } from "./types";
 
 /**
@@ -20,12 +22,17 @@ export function authenticate(options: { allowApplicant?: boolean } = {}): Middle
     if (!token) throw new UnauthorizedError("Authentication required");
     const ctx = c.var.services;
     let principal: Principal;
-    if (looksLikeApiKey(token)) {
-      principal = await resolveApiKeyPrincipal(ctx, token);
-    } else {
-      const ring = await loadKeyring(ctx.config.auth.signingKeys);
-      const claims = await verifyAccessToken(ring, ctx.config.auth, token);
-      principal = await resolveUserPrincipal(ctx, claims);
+    try {
+      if (looksLikeApiKey(token)) {
+        principal = await resolveApiKeyPrincipal(ctx, token);
+      } else {
+        const ring = await loadKeyring(ctx.config.auth.signingKeys);
+        const claims = await verifyAccessToken(ring, ctx.config.auth, token);
+        principal = await resolveUserPrincipal(ctx, claims);
+      }
+    } catch (error) {
+      if (error instanceof UnauthorizedError) await limitFailedAuthentication(c);
+      throw error;
     }
     if (principal.kind === "applicant" && !options.allowApplicant) {
       throw new ForbiddenError("This account is awaiting approval");
@@ -33,6 +40,21 @@ export function authenticate(options: { allowApplicant?: boolean } = {}): Middle
     bindPrincipal(ctx, principal);
     await next();
   };
+}
+
+/**
+ * Route-group limits run after authentication (they are per tenant), so failed authentications are
+ * limited here instead: per client IP, with the `auth` group's rule. Past it, 429 instead of 401.
+ */
+async function limitFailedAuthentication(c: Context<AppEnv>): Promise<void> {
+  const ctx = c.var.services;
+  const rule = ctx.config.rateLimits.auth;
+  const ip = clientIp(c);
+  if (!rule || !ip) return;
+  const outcome = await consumeRateLimit(ctx, { prefix: "rl:auth-failures", rule, identifier: ip });
+  if (outcome && !outcome.allowed) {
+    throw new RateLimitedError("Too many failed authentications from this address", outcome.resetSeconds);
+  }
 }
 
 export function bindPrincipal(ctx: ServiceContext, principal: Principal): void {

@@ -17,7 +17,11 @@ export function rateLimit(group: string): MiddlewareHandler<AppEnv> {
     const ctx = c.var.services;
     const rule = ctx.config.rateLimits[group] ?? ctx.config.rateLimits.default;
     if (!rule) return next();
-    const identifier = ctx.tenantId ? `tenant:${ctx.tenantId}` : `ip:${clientIp(c) ?? "unknown"}`;
+    const ip = clientIp(c);
+    // Cloudflare always sets CF-Connecting-IP; without it (a local call, a test) there is no client to
+    // key an anonymous limit on, and one shared "unknown" bucket would throttle unrelated callers together.
+    if (!ctx.tenantId && !ip) return next();
+    const identifier = ctx.tenantId ? `tenant:${ctx.tenantId}` : `ip:${ip}`;
     const outcome = await consumeRateLimit(ctx, { prefix: `rl:${group}`, rule, identifier });
     if (!outcome) return next();
     const headers = {

@@ -84,7 +84,10 @@ describe("POST /api/v1/auth/login", () => {
   it("answers values Postgres cannot store with 422, never 500, and survives a malformed client address", async () => {
     const tenant = await createTenant();
     const user = await createUser(tenant);
-    const nul = await call("/api/v1/auth/login", json({ tenant: "a\u0000b", email: user.email, password: "x" }));
+    const nul = await call(
+      "/api/v1/auth/login",
+      json({ tenant: "a\u0000b", email: user.email, password: "x" }),
+    );
     expect(nul.status).toBe(422);
     expect((await envelope(nul)).error?.code).toBe("VALIDATION_ERROR");
     const label = await call(
@@ -94,7 +97,10 @@ describe("POST /api/v1/auth/login", () => {
     expect(label.status).toBe(422);
     const odd = await call(
       "/api/v1/auth/login",
-      json({ tenant: tenant.slug, email: user.email, password: TEST_PASSWORD }, { "cf-connecting-ip": "1:2:3" }),
+      json(
+        { tenant: tenant.slug, email: user.email, password: TEST_PASSWORD },
+        { "cf-connecting-ip": "1:2:3" },
+      ),
     );
     expect(odd.status).toBe(200);
   });
@@ -411,6 +417,27 @@ describe("brute-force protection", () => {
       limits,
     );
     expect(blocked.status).toBe(429);
+  });
+
+  it("limits failed authentications per IP (429 instead of 401), and remembers unknown API keys in Redis", async () => {
+    const ip = randomIp();
+    const limits = { RATE_LIMITS: JSON.stringify({ auth: { limit: 2, windowSeconds: 60 } }) };
+    const unknownKey = `tw_sk_${"A".repeat(43)}`;
+    const attempt = () =>
+      call(
+        "/api/v1/auth/sessions",
+        { headers: { authorization: `Bearer ${unknownKey}`, "cf-connecting-ip": ip } },
+        limits,
+      );
+    const first = await attempt();
+    expect(first.status).toBe(401);
+    const second = await attempt();
+    expect(second.status).toBe(401);
+    // The second lookup was answered from the remembered miss: no Postgres round trip.
+    expect(second.headers.get("server-timing")).toMatch(/db;dur=[\d.]+;desc="0 rt"/);
+    const third = await attempt();
+    expect(third.status).toBe(429);
+    expect(Number(third.headers.get("retry-after"))).toBeGreaterThan(0);
   });
 
   it("limits refreshes per session, whatever the client address", async () => {

@@ -7,6 +7,11 @@ import { expandPermissions } from "./permissions";
 import type { Principal } from "./principal";
 import { sha256Hex } from "./tokens";
 
+/** A hash that matched no key, remembered for a minute so guessing keys costs Redis, not Postgres. */
+interface MissingApiKey {
+  missing: true;
+}
+
 interface CachedApiKey {
   id: string;
   tenantId: string;
@@ -25,12 +30,14 @@ export async function resolveApiKeyPrincipal(ctx: ServiceContext, key: string): 
   const hash = sha256Hex(key);
   const cacheKey = ctx.cache.key(cacheKeys.authApiKey.name(hash));
   let record: CachedApiKey | null = null;
+  let cached: CachedApiKey | MissingApiKey | null | undefined;
   try {
-    const cached = await ctx.cache.redis?.get<CachedApiKey>(cacheKey);
-    record = cached && !isTombstone(cached) ? cached : null;
+    cached = await ctx.cache.redis?.get<CachedApiKey | MissingApiKey>(cacheKey);
   } catch (error) {
     ctx.logger.warn("API key cache read failed; using Postgres", { error: String(error) });
   }
+  if (cached && "missing" in cached) throw new UnauthorizedError("Invalid API key");
+  if (cached && !isTombstone(cached)) record = cached;
   if (!record) {
     const result = await ctx.db.http.execute<{
       id: string;
@@ -41,7 +48,17 @@ export async function resolveApiKeyPrincipal(ctx: ServiceContext, key: string): 
       tenant_status: string;
     }>(sql`select * from auth_api_key_lookup(${hash})`);
     const row = result.rows[0];
-    if (!row) throw new UnauthorizedError("Invalid API key");
+    if (!row) {
+      const missing: MissingApiKey = { missing: true };
+      ctx.waitUntil(
+        Promise.resolve(
+          ctx.cache.redis?.set(cacheKey, missing, { ex: cacheKeys.authApiKey.ttlSeconds, nx: true }),
+        ).catch((error: unknown) =>
+          ctx.logger.warn("API key miss cache write failed", { error: String(error) }),
+        ),
+      );
+      throw new UnauthorizedError("Invalid API key");
+    }
     record = {
       id: row.id,
       tenantId: row.tenant_id,

@@ -270,6 +270,22 @@ describe("POST /users", () => {
     expect(rows).toHaveLength(0);
   });
 
+  it("creates a user with roles in one Postgres round trip (warm auth cache)", async () => {
+    const admin = await signedInUser({ superuser: true });
+    const ops = await role(admin.tenant, ["orders:read"], "Ops");
+    expect((await createViaApi(admin.token, { username: "warm-up", fullName: "Warm" })).status).toBe(201);
+    const res = await call(
+      USERS,
+      bearer(admin.token, {
+        method: "POST",
+        body: { username: "with-roles", fullName: "With Roles", roleIds: [ops.id.toUpperCase()] },
+      }),
+    );
+    expect(res.status).toBe(201);
+    expect(res.headers.get("server-timing")).toMatch(ONE_DB_ROUND_TRIP);
+    expect((await envelope<User>(res)).data?.roles).toEqual([{ id: ops.id, name: "Ops" }]);
+  });
+
   it("lets only a superuser create a superuser, and guards role escalation (403)", async () => {
     const admin = await userAdmin();
     let res = await createViaApi(admin.token, { email: "su@example.com", fullName: "Su", superuser: true });
@@ -684,6 +700,63 @@ describe("PUT /users/{id}/roles", () => {
     // Nor to yourself.
     res = await setRoles(admin.token, admin.id, [powerful.id]);
     expect(res.status).toBe(403);
+  });
+
+  it("is one Postgres round trip (warm auth cache) and accepts upper-case role ids", async () => {
+    const admin = await userAdmin(undefined, ["orders:read"]);
+    const target = await createUser(admin.tenant);
+    const [a, b] = [
+      await role(admin.tenant, ["orders:read"], "Alpha"),
+      await role(admin.tenant, ["users:read"], "Bravo"),
+    ];
+    const put = (roleIds: string[]) =>
+      call(`${USERS}/${target.id}/roles`, bearer(admin.token, { method: "PUT", body: { roleIds } }));
+    expect((await put([a.id])).status).toBe(200);
+    const second = await put([a.id.toUpperCase(), b.id.toUpperCase()]);
+    expect(second.status).toBe(200);
+    expect(second.headers.get("server-timing")).toMatch(ONE_DB_ROUND_TRIP);
+    expect((await envelope<User>(second)).data?.roles).toEqual([
+      { id: a.id, name: "Alpha" },
+      { id: b.id, name: "Bravo" },
+    ]);
+    // Refusals are one round trip too, and write nothing.
+    const powerful = await role(admin.tenant, ["webhooks:admin"]);
+    const refused = await put([powerful.id]);
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get("server-timing")).toMatch(ONE_DB_ROUND_TRIP);
+    const unknown = await put([a.id, MISSING_ID]);
+    expect(unknown.status).toBe(422);
+    expect((await envelope(unknown)).error?.details).toEqual({ roleIds: [`Unknown role ${MISSING_ID}`] });
+    const missing = await call(
+      `${USERS}/${MISSING_ID}/roles`,
+      bearer(admin.token, { method: "PUT", body: { roleIds: [a.id] } }),
+    );
+    expect(missing.status).toBe(404);
+    expect((await envelope(missing)).error?.code).toBe("NOT_FOUND");
+    const rows =
+      await ownerSql()`select role_id from user_roles where user_id = ${target.id} order by role_id`;
+    expect(rows.map((r) => r.role_id)).toEqual([a.id, b.id].sort());
+  });
+
+  it("checks the guard after a concurrent promotion commits, so it cannot strip a new superuser's roles", async () => {
+    const admin = await userAdmin();
+    const target = await createUser(admin.tenant);
+    const readers = await role(admin.tenant, ["users:read"]);
+    expect((await setRoles(admin.token, target.id, [readers.id])).status).toBe(200);
+    // A superuser's transaction holds the target's row while it promotes it; the PUT arrives meanwhile.
+    const owner = ownerSql();
+    const promotion = owner.transaction([
+      owner`select id from users where id = ${target.id} for update`,
+      owner`select pg_sleep(0.5)`,
+      owner`update users set superuser = true where id = ${target.id}`,
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const res = await setRoles(admin.token, target.id, []);
+    await promotion;
+    expect(res.status).toBe(403);
+    expect(res.error?.code).toBe("FORBIDDEN");
+    const rows = await ownerSql()`select role_id from user_roles where user_id = ${target.id}`;
+    expect(rows.map((r) => r.role_id)).toEqual([readers.id]);
   });
 
   it("takes effect on the user's very next request", async () => {

@@ -5,6 +5,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from ".
 import { isPermission } from "../auth/permissions";
 import { hasPermission } from "../auth/principal";
 import type { ServiceContext } from "../context";
+import { uniqueIds } from "../users/role-assignment";
 import {
   type ApplicationRow,
   type ApplicationView,
@@ -42,7 +43,7 @@ export async function approveApplication({
   const principal = ctx.principal;
   if (!principal) throw new ForbiddenError("Not allowed");
   const reviewerId = principal.kind === "user" ? principal.userId : null;
-  const roleIds = [...new Set(input.roleIds ?? [])];
+  const roleIds = uniqueIds(input.roleIds);
   const email = input.email?.trim().toLowerCase() || null;
   const username = input.username?.trim() || null;
   const userId = crypto.randomUUID();

@@ -4,14 +4,14 @@ import { ForbiddenError, ValidationError } from "../../lib/errors";
 import { hashPassword } from "../auth/password";
 import type { ServiceContext } from "../context";
 import { publishDomainEvent } from "../events/publish-domain-event";
-import { callerOf } from "./caller";
 import {
-  type AssignableRoleRow,
-  checkAssignableRoles,
-  insertUserRoles,
-  selectRolesByIds,
-  uniqueIds,
-} from "./role-assignment";
+  callerOf,
+  REQUESTED_ROLES_JSON,
+  requestedRolesAssignable,
+  requestedRolesCte,
+  requestedRolesOf,
+} from "./caller";
+import { type AssignableRoleRow, checkAssignableRoles, insertUserRoles, uniqueIds } from "./role-assignment";
 import { selectUserView, toUserView, type UserView, type UserViewRow } from "./user-view";
 import { userWriteError } from "./write-errors";
 
@@ -42,9 +42,15 @@ export function assertPasswordNotLogin(
   }
 }
 
+interface CreateRow extends Record<string, unknown> {
+  roles: AssignableRoleRow[] | string | null;
+  inserted: boolean;
+}
+
 /**
- * Creates a user (and its roles) in one batched transaction. Only a superuser creates superusers; roles
- * are checked first (unknown → 422, more than the caller holds → 403). Publishes `user.created`.
+ * Creates a user (and its roles) in one batched transaction, one round trip. Only a superuser creates
+ * superusers; the insert is guarded by the role checks in SQL, and a refusal is reported after it
+ * (unknown roles → 422, more than the caller holds → 403). Publishes `user.created`.
  */
 export async function createUser({
   ctx,
@@ -66,33 +72,38 @@ export async function createUser({
   }
   assertPasswordNotLogin(input.password, { email, username });
   const roleIds = uniqueIds(input.roleIds);
-  const [roles, passwordHash] = await Promise.all([
-    roleIds.length === 0
-      ? Promise.resolve<AssignableRoleRow[]>([])
-      : tenantBatch(ctx.db.http, t, (db) => [
-          db.execute<AssignableRoleRow>(selectRolesByIds(t, roleIds)),
-        ]).then(([r]) => r.rows),
-    input.password === undefined ? Promise.resolve(null) : hashPassword(input.password),
-  ]);
-  checkAssignableRoles(caller, roleIds, roles);
+  const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
 
   const id = crypto.randomUUID();
+  let checked: CreateRow | undefined;
   let created: UserViewRow | undefined;
   try {
-    // The role insert is a no-op when no roles are given; one fixed batch shape either way.
-    const [, , view] = await tenantBatch(ctx.db.http, t, (db) => [
-      db.execute(sql`
-        insert into users (id, tenant_id, email, username, full_name, phone, password_hash, active, superuser, organization_id)
-        values (${id}, ${t}, ${email ?? null}, ${username ?? null}, ${input.fullName.trim()}, ${input.phone ?? null},
-                ${passwordHash}, ${input.active ?? true}, ${input.superuser ?? false}, ${input.organizationId ?? null})`),
+    // The user is inserted only if its roles pass the checks, in the statement that reads them; the
+    // statement returns those roles so a refusal is reported from what it saw. The role insert is a
+    // no-op when no roles are given (or the user was not inserted); one fixed batch shape either way.
+    const [insert, , view] = await tenantBatch(ctx.db.http, t, (db) => [
+      db.execute<CreateRow>(sql`
+        with ${requestedRolesCte(t, roleIds)},
+        inserted as (
+          insert into users (id, tenant_id, email, username, full_name, phone, password_hash, active, superuser, organization_id)
+          select ${id}::uuid, ${t}::uuid, ${email ?? null}::text, ${username ?? null}::text, ${input.fullName.trim()}::text,
+                 ${input.phone ?? null}::text, ${passwordHash}::text, ${input.active ?? true}::boolean,
+                 ${input.superuser ?? false}::boolean, ${input.organizationId ?? null}::uuid
+           where ${requestedRolesAssignable(caller, roleIds)}
+          returning id
+        )
+        select ${REQUESTED_ROLES_JSON} as roles, exists (select 1 from inserted) as inserted`),
       db.execute(insertUserRoles(caller, id, roleIds)),
       db.execute<UserViewRow>(selectUserView(t, id)),
     ]);
+    checked = insert.rows[0];
     created = view.rows[0];
   } catch (error) {
     throw userWriteError(error);
   }
-  if (!created) throw new Error("created user not read back");
+  if (!checked) throw new Error("user insert returned no row");
+  checkAssignableRoles(caller, roleIds, requestedRolesOf(checked.roles));
+  if (!checked.inserted || !created) throw new Error("created user not read back");
   publishDomainEvent({ ctx, input: { type: "user.created", data: { userId: id } } });
   return toUserView(created);
 }

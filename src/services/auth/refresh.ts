@@ -3,6 +3,7 @@ import { cacheKeys } from "../../cache/keys";
 import { tenantBatch } from "../../db/tenant";
 import { DEFAULT_RATE_LIMITS } from "../../lib/config";
 import { RateLimitedError, UnauthorizedError } from "../../lib/errors";
+import { invalidateCache } from "../cache/invalidate-cache";
 import type { ServiceContext } from "../context";
 import { consumeRateLimit } from "../rate-limit/limiter";
 import { type ClientInfo, normaliseIp, type TokenPair, tokenPair, truncate } from "./issue-session";
@@ -49,6 +50,7 @@ export async function refreshSession({
       user_id: string | null;
       family_id: string | null;
       revoked_family: string | null;
+      revoked_user: string | null;
       tenant_status: string | null;
     }>(sql`
       with presented as (
@@ -72,7 +74,7 @@ export async function refreshSession({
          where s.tenant_id = app_current_tenant() and s.id = p.family_id and s.revoked_at is null
            and p.used_at is not null and p.used_at <= now() - make_interval(secs => ${grace}::int)
            and not exists (select 1 from claim)
-        returning s.id
+        returning s.id, s.user_id
       ),
       issued as (
         insert into refresh_tokens (tenant_id, user_id, family_id, parent_id, token_hash, expires_at)
@@ -89,13 +91,13 @@ export async function refreshSession({
         returning s.id
       )
       select (select user_id from claim) as user_id, (select family_id from claim) as family_id,
-             (select id from reuse) as revoked_family,
+             (select id from reuse) as revoked_family, (select user_id from reuse) as revoked_user,
              (select status from tenants where id = app_current_tenant()) as tenant_status,
              (select count(*) from issued) + (select count(*) from touched) as writes`),
   ]);
   const row = result.rows[0];
   if (row?.revoked_family) {
-    await markSessionsRevoked(ctx, [row.revoked_family]);
+    await markSessionsRevoked(ctx, [row.revoked_family], { tenantId, userId: row.revoked_user ?? "" });
     ctx.logger.warn("refresh token reuse detected; session revoked", {
       tenantId,
       sessionId: row.revoked_family,
@@ -111,7 +113,11 @@ export async function refreshSession({
  * The Redis marker that kills a signed-out session's access tokens before they expire. Postgres holds
  * the truth (auth_sessions.revoked_at), which the middleware reads whenever its cache misses.
  */
-export async function markSessionsRevoked(ctx: ServiceContext, sessionIds: string[]): Promise<void> {
+export async function markSessionsRevoked(
+  ctx: ServiceContext,
+  sessionIds: string[],
+  owner: { tenantId: string; userId: string },
+): Promise<void> {
   const redis = ctx.cache.redis;
   if (!redis || sessionIds.length === 0) return;
   const ttl = ctx.config.auth.accessTokenTtlSeconds + 60;
@@ -129,4 +135,13 @@ export async function markSessionsRevoked(ctx: ServiceContext, sessionIds: strin
       }
     }
   }
+  // Without the marker, the user's cached auth record must go, so the next request reads Postgres (which
+  // knows the session is revoked); invalidateCache hands that to the events queue if Redis refuses again.
+  await invalidateCache({
+    ctx,
+    input: {
+      keys: [ctx.cache.key(cacheKeys.authUser.name(owner.tenantId, owner.userId))],
+      reason: "session-revoked",
+    },
+  });
 }

@@ -57,6 +57,7 @@ export async function logoutAll({ ctx }: { ctx: ServiceContext }): Promise<{ ses
   await markSessionsRevoked(
     ctx,
     revoked.rows.map((r) => r.id),
+    me,
   );
   return { sessionsRevoked: revoked.rows.length };
 }
@@ -116,6 +117,7 @@ async function revokeSessions(ctx: ServiceContext, me: UserPrincipal, sessionId:
   await markSessionsRevoked(
     ctx,
     result.rows.map((r) => r.id),
+    me,
   );
   return result.rows.length;
 }

@@ -52,6 +52,7 @@ export async function deleteUser({
   await markSessionsRevoked(
     ctx,
     sessions.rows.map((s) => s.id),
+    { tenantId: t, userId: input.id },
   );
   publishDomainEvent({ ctx, input: { type: "user.deleted", data: { userId: input.id } } });
   return { deleted: true };

@@ -9,7 +9,17 @@ describe("normaliseIp", () => {
   });
 
   it("drops anything the inet column would refuse", () => {
-    for (const ip of ["1:2:3", ":::", "256.1.1.1", "1.2.3", "not-an-ip", "1.2.3.4; drop table", "", null, undefined]) {
+    for (const ip of [
+      "1:2:3",
+      ":::",
+      "256.1.1.1",
+      "1.2.3",
+      "not-an-ip",
+      "1.2.3.4; drop table",
+      "",
+      null,
+      undefined,
+    ]) {
       expect(normaliseIp(ip)).toBeNull();
     }
   });

@@ -1,7 +1,7 @@
 // The cross-tenant matrix: tenant A's superuser (and A's API key) call every identity endpoint that takes
 // an id with tenant B's ids, and get 404 — never B's data, never a change to it. List endpoints never
 // show B's rows. The OpenAPI document is the checklist: a new `{id}` route without a row here fails.
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { bearer, login, signedInUser } from "../support/auth";
 import { call, envelope, ownerSql } from "../support/harness";
 
@@ -124,6 +124,13 @@ describe("tenant isolation across every identity endpoint", () => {
     await created("/api/v1/organizations", b.token, { name: "B-only org" });
     await created("/api/v1/api-keys", b.token, { name: "B-only key", scopes: ["users:read"] });
     const bAppId = `wx${Array.from(crypto.getRandomValues(new Uint8Array(8)), (x) => x.toString(16).padStart(2, "0")).join("")}`;
+    // The settings PUT proves the pair with WeChat first: the mini-program must exist at the WeChat fake.
+    const registered = await fetch(`${inject("wechatApiBase")}/__control/apps`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ appId: bAppId, secret: "bSecret0123456789abcdef" }),
+    });
+    expect(registered.status).toBe(204);
     const put = await call(
       "/api/v1/settings/wechat",
       bearer(b.token, { method: "PUT", body: { appId: bAppId, appSecret: "bSecret0123456789abcdef" } }),

@@ -52,6 +52,30 @@ async function fakeCalls(): Promise<number> {
   return ((await (await control("/calls")).json()) as { calls: number }).calls;
 }
 
+/** stable_token requests the fake received for one app (other test files share the fake). */
+async function tokenCallsFor(appId: string): Promise<number> {
+  return ((await (await control(`/calls?appId=${appId}`)).json()) as { tokenCalls: number }).tokenCalls;
+}
+
+/** The mini-program exists at WeChat (the fake) with this secret. */
+async function registerApp(appId: string, secret: string): Promise<void> {
+  await control("/apps", { appId, secret });
+}
+
+async function accessTokenOf(appId: string): Promise<string | undefined> {
+  const res = await control(`/access-tokens/${appId}`);
+  return res.status === 200 ? ((await res.json()) as { accessToken: string }).accessToken : undefined;
+}
+
+function putWechatSettings(token: string, body: Record<string, unknown>) {
+  return call("/api/v1/settings/wechat", bearer(token, { method: "PUT", body }));
+}
+
+async function storedWechatApp(tenantId: string) {
+  const rows = await ownerSql()`select app_id, secret_sealed from wechat_apps where tenant_id = ${tenantId}`;
+  return rows[0];
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 interface WechatTenant {
@@ -66,11 +90,8 @@ async function wechatTenant(): Promise<WechatTenant> {
   const admin = await signedInUser({ superuser: true });
   const appId = newAppId();
   const secret = newSecret();
-  await control("/apps", { appId, secret });
-  const res = await call(
-    "/api/v1/settings/wechat",
-    bearer(admin.token, { method: "PUT", body: { appId, appSecret: secret } }),
-  );
+  await registerApp(appId, secret);
+  const res = await putWechatSettings(admin.token, { appId, appSecret: secret });
   if (res.status !== 200) throw new Error(`wechat settings failed: ${res.status} ${await res.text()}`);
   return { tenant: admin.tenant, admin, appId, secret };
 }
@@ -137,7 +158,7 @@ const BAD_CODE = "WeChat login code is invalid or expired";
 // ---------------------------------------------------------------------------------------------------------
 
 describe("WeChat settings", () => {
-  it("stores the secret sealed and never returns it", async () => {
+  it("verifies the pair with WeChat, stores the secret sealed and never returns it", async () => {
     const admin = await signedInUser({ permissions: ["tenant:admin"] });
     const empty = await call("/api/v1/settings/wechat", bearer(admin.token));
     expect(empty.status).toBe(200);
@@ -145,13 +166,13 @@ describe("WeChat settings", () => {
 
     const appId = newAppId();
     const secret = newSecret();
-    const put = await call(
-      "/api/v1/settings/wechat",
-      bearer(admin.token, { method: "PUT", body: { appId, appSecret: secret } }),
-    );
+    await registerApp(appId, secret);
+    const put = await putWechatSettings(admin.token, { appId, appSecret: secret });
     expect(put.status).toBe(200);
+    expect(await tokenCallsFor(appId)).toBe(1);
     const putText = await put.text();
     expect(putText).not.toContain(secret);
+    expect(putText).not.toContain((await accessTokenOf(appId)) ?? "missing");
     const stored = JSON.parse(putText) as { data: { appId: string; secretSet: boolean; updatedAt: string } };
     expect(stored.data).toMatchObject({ appId, secretSet: true });
 
@@ -168,24 +189,133 @@ describe("WeChat settings", () => {
 
     // Replacing the configuration keeps one row per tenant.
     const next = newAppId();
-    const again = await call(
-      "/api/v1/settings/wechat",
-      bearer(admin.token, { method: "PUT", body: { appId: next, appSecret: newSecret() } }),
-    );
+    const nextSecret = newSecret();
+    await registerApp(next, nextSecret);
+    const again = await putWechatSettings(admin.token, { appId: next, appSecret: nextSecret });
     expect((await envelope<{ appId: string }>(again)).data?.appId).toBe(next);
     const rows = await ownerSql()`select app_id from wechat_apps where tenant_id = ${admin.tenant.id}`;
     expect(rows.map((r) => r.app_id)).toEqual([next]);
   });
 
-  it("409 when another tenant configured the app id; 422 for bad input; 401/403 for outsiders", async () => {
+  it("422 and nothing stored when WeChat rejects the secret or the app id", async () => {
+    const admin = await signedInUser({ superuser: true });
+    const appId = newAppId();
+    const secret = newSecret();
+    await registerApp(appId, secret);
+
+    const wrongSecret = newSecret();
+    const wrong = await putWechatSettings(admin.token, { appId, appSecret: wrongSecret });
+    expect(wrong.status).toBe(422);
+    const wrongText = await wrong.text();
+    expect(wrongText).not.toContain(wrongSecret);
+    expect(JSON.parse(wrongText).error).toEqual({
+      code: "VALIDATION_ERROR",
+      message: "WeChat rejected this appId/appSecret pair",
+      details: { appSecret: ["WeChat rejected this appId/appSecret pair"] },
+    });
+    expect(await storedWechatApp(admin.tenant.id)).toBeUndefined();
+
+    const unknown = await putWechatSettings(admin.token, { appId: newAppId(), appSecret: secret });
+    expect(unknown.status).toBe(422);
+    expect((await envelope(unknown)).error).toMatchObject({
+      code: "VALIDATION_ERROR",
+      details: { appId: ["WeChat rejected this appId/appSecret pair"] },
+    });
+    expect(await storedWechatApp(admin.tenant.id)).toBeUndefined();
+    const get = await call("/api/v1/settings/wechat", bearer(admin.token));
+    expect((await envelope(get)).data).toEqual({ appId: null, secretSet: false, updatedAt: null });
+
+    // A rejected replacement leaves the working configuration as it was.
+    expect((await putWechatSettings(admin.token, { appId, appSecret: secret })).status).toBe(200);
+    const before = await storedWechatApp(admin.tenant.id);
+    const other = newAppId();
+    await registerApp(other, newSecret());
+    const rejected = await putWechatSettings(admin.token, { appId: other, appSecret: newSecret() });
+    expect(rejected.status).toBe(422);
+    expect(await storedWechatApp(admin.tenant.id)).toEqual(before);
+  });
+
+  it("a tenant cannot squat another tenant's app id with a guessed secret (422); the owner keeps working", async () => {
+    const owner = await wechatTenant();
+    const squatter = await signedInUser({ superuser: true });
+    const squat = await putWechatSettings(squatter.token, { appId: owner.appId, appSecret: newSecret() });
+    expect(squat.status).toBe(422);
+    const squatBody = await envelope(squat);
+    expect(squatBody.error).toMatchObject({
+      code: "VALIDATION_ERROR",
+      details: { appSecret: expect.any(Array) },
+    });
+    // No 409: a caller without the secret learns nothing about who configured the app id.
+    expect(JSON.stringify(squatBody)).not.toContain(owner.tenant.id);
+    expect(await storedWechatApp(squatter.tenant.id)).toBeUndefined();
+
+    // An app id nobody configured yet cannot be claimed without its secret either.
+    const unclaimed = newAppId();
+    await registerApp(unclaimed, newSecret());
+    const early = await putWechatSettings(squatter.token, { appId: unclaimed, appSecret: newSecret() });
+    expect(early.status).toBe(422);
+    expect(await storedWechatApp(squatter.tenant.id)).toBeUndefined();
+
+    // The owner's sign-ins still resolve to the owner.
+    const res = await wechatLogin({ code: await issueCode(owner.appId, newOpenId()), appId: owner.appId });
+    expect(res.status).toBe(200);
+    expect((await envelope<PendingBody>(res)).data?.status).toBe("pending");
+  });
+
+  it("422 when the app's API IP whitelist is on or its secret frozen; WeChat quota 429; WeChat down 502", async () => {
+    const admin = await signedInUser({ superuser: true });
+    const appId = newAppId();
+    const secret = newSecret();
+    await registerApp(appId, secret);
+    const put = () => putWechatSettings(admin.token, { appId, appSecret: secret });
+
+    await failNext(appId, 40164);
+    const whitelisted = await put();
+    expect(whitelisted.status).toBe(422);
+    const whitelistError = (await envelope(whitelisted)).error;
+    expect(whitelistError?.code).toBe("VALIDATION_ERROR");
+    expect(JSON.stringify(whitelistError?.details)).toMatch(/no fixed egress IP address/);
+
+    await failNext(appId, 40243);
+    const frozen = await put();
+    expect(frozen.status).toBe(422);
+    expect((await envelope(frozen)).error?.details).toEqual({ appSecret: [expect.stringMatching(/frozen/)] });
+
+    await failNext(appId, 45011);
+    const quota = await put();
+    expect(quota.status).toBe(429);
+    expect(quota.headers.get("retry-after")).toBe("60");
+    expect((await envelope(quota)).error).toMatchObject({
+      code: "RATE_LIMITED",
+      details: { retryAfterSeconds: 60 },
+    });
+
+    await failNext(appId, -1, 3);
+    const busy = await put();
+    expect(busy.status).toBe(502);
+    const busyText = await busy.text();
+    expect(busyText).not.toContain(secret);
+    expect(JSON.parse(busyText).error).toEqual({
+      code: "UPSTREAM_ERROR",
+      message: "An upstream service failed",
+    });
+    expect(await storedWechatApp(admin.tenant.id)).toBeUndefined();
+
+    // One busy answer is absorbed by the retry.
+    await failNext(appId, -1, 1);
+    const before = await tokenCallsFor(appId);
+    expect((await put()).status).toBe(200);
+    expect(await tokenCallsFor(appId)).toBe(before + 2);
+    expect((await storedWechatApp(admin.tenant.id))?.app_id).toBe(appId);
+  });
+
+  it("409 when another tenant configured the app id (even with its secret); 422 for bad input; 401/403 for outsiders", async () => {
     const first = await wechatTenant();
     const second = await signedInUser({ superuser: true });
-    const taken = await call(
-      "/api/v1/settings/wechat",
-      bearer(second.token, { method: "PUT", body: { appId: first.appId, appSecret: newSecret() } }),
-    );
+    const taken = await putWechatSettings(second.token, { appId: first.appId, appSecret: first.secret });
     expect(taken.status).toBe(409);
     expect((await envelope(taken)).error?.code).toBe("CONFLICT");
+    expect(await storedWechatApp(second.tenant.id)).toBeUndefined();
 
     for (const body of [
       { appId: "not-an-app", appSecret: newSecret() },
@@ -786,7 +916,7 @@ describe("OpenAPI", () => {
       ["/api/v1/api-keys", "get", ["200"]],
       ["/api/v1/api-keys/{id}", "delete", ["200", "404"]],
       ["/api/v1/settings/wechat", "get", ["200"]],
-      ["/api/v1/settings/wechat", "put", ["200", "409", "422"]],
+      ["/api/v1/settings/wechat", "put", ["200", "409", "422", "429", "502"]],
       ["/api/v1/auth/wechat", "post", ["200", "401", "403", "429", "502"]],
       ["/api/v1/auth/wechat/application", "get", ["200", "401", "403"]],
       ["/api/v1/auth/wechat/application", "patch", ["200", "412"]],
@@ -805,4 +935,24 @@ describe("OpenAPI", () => {
     );
     expect(JSON.stringify(doc)).not.toMatch(/secret_sealed|key_hash|session_?key/i);
   });
+});
+
+it("approval accepts upper-case role ids (normalised to lower case)", async () => {
+  const t = await wechatTenant();
+  const me = await applicant(t);
+  const [role] = await ownerSql()`
+    insert into roles (tenant_id, name, permissions) values (${t.tenant.id}, 'Packers', ${["orders:read"]})
+    returning id`;
+  const roleId = String(role?.id);
+  const res = await call(
+    `/api/v1/applications/${me.applicationId}/approve`,
+    bearer(t.admin.token, {
+      method: "POST",
+      body: { username: "packer.one", roleIds: [roleId.toUpperCase(), roleId] },
+    }),
+  );
+  expect(res.status).toBe(200);
+  const userId = (await envelope<ApplicationBody>(res)).data?.userId ?? "";
+  const rows = await ownerSql()`select role_id from user_roles where user_id = ${userId}`;
+  expect(rows.map((r) => r.role_id)).toEqual([roleId]);
 });

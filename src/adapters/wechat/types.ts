@@ -32,6 +32,28 @@ export type Code2SessionError = z.infer<typeof code2SessionErrorSchema>;
 export const code2SessionResponseSchema = z.union([code2SessionErrorSchema, code2SessionSuccessSchema]);
 export type Code2SessionResponse = z.infer<typeof code2SessionResponseSchema>;
 
+/** Every WeChat server API fails the same way: HTTP 200 with `{ errcode, errmsg }`. */
+export const wechatErrorSchema = code2SessionErrorSchema;
+export type WechatApiError = Code2SessionError;
+
+/**
+ * Raw `POST /cgi-bin/stable_token` response ("getStableAccessToken").
+ *
+ * Request body (JSON): `{ "grant_type": "client_credential", "appid": "…", "secret": "…", "force_refresh": false }`.
+ * - success: `{ "access_token": "…", "expires_in": 7200 }` (seconds, at most 7200; in normal mode a repeated
+ *   call within the token's lifetime returns the same token with the remaining lifetime);
+ * - failure: `{ "errcode": 40125, "errmsg": "invalid appsecret, rid: …" }`.
+ * Tradewind only uses it to prove an appId/appSecret pair: the token is validated for shape, then dropped.
+ */
+export const stableTokenSuccessSchema = z.object({
+  // SECRET: an API credential for the tenant's mini-program. Never stored, logged or returned.
+  access_token: z.string().min(1),
+  expires_in: z.number().int().positive(),
+  errcode: z.literal(0).optional(),
+  errmsg: z.string().optional(),
+});
+export type StableTokenSuccess = z.infer<typeof stableTokenSuccessSchema>;
+
 /** Tradewind's view of a WeChat login. */
 export interface WechatSession {
   /** The user's id within this mini-program (appId-scoped). */
@@ -52,4 +74,7 @@ export type WechatErrorKind =
   | "code_rejected" // 40029 invalid code, 40163 code already used
   | "user_blocked" // 40226: high-risk user, login blocked by WeChat
   | "bad_credentials" // 40013 invalid appid, 40125 invalid appsecret, 41002/41004 missing
+  | "secret_frozen" // 40243: the AppSecret is frozen in the mini-program's admin console
+  | "ip_not_whitelisted" // 40164 (61004 on some platforms): caller IP not in the app's API IP whitelist
+  | "daily_quota" // 45009: the API's daily quota is used up
   | "unknown";

@@ -62,21 +62,34 @@ const putWechatRoute = createRoute({
   tags: ["Settings"],
   summary: "Configure the tenant's WeChat mini-program",
   description:
-    "Stores the app id and the app secret (sealed with AES-256-GCM, bound to tenant and app id). Replaces any " +
-    "previous configuration. An app id configured by another tenant is a 409.",
+    "Checks the pair with WeChat first (getStableAccessToken, normal mode: the tenant's current access token " +
+    "stays valid; the token obtained is discarded), so only a holder of the app secret can claim an app id. " +
+    "Then stores the app id and the app secret (sealed with AES-256-GCM, bound to tenant and app id), " +
+    "replacing any previous configuration. WeChat refusing the pair is a 422 naming the field to fix: " +
+    "`appId` (unknown app id, or the mini-program's API IP whitelist is on: Cloudflare Workers have no fixed " +
+    "egress IP, so the whitelist must be turned off) or `appSecret` (wrong or frozen secret). An app id " +
+    "configured by another tenant is a 409. WeChat's API quota used up is a 429 with Retry-After; WeChat " +
+    "unreachable or failing is a 502.",
   security: bearerSecurity,
   middleware: tenantAdmins(),
   request: {
     body: { required: true, content: { "application/json": { schema: PutWechatSettingsSchema } } },
   },
   responses: {
-    200: jsonContent(envelopeOf(WechatSettingsSchema), "Stored"),
+    200: jsonContent(envelopeOf(WechatSettingsSchema), "Verified with WeChat and stored"),
     409: errorResponse("Another tenant already configured this app id"),
     ...authErrorResponses,
+    429: errorResponse(
+      "Rate limit exceeded, or WeChat's API quota for this mini-program is used up; see Retry-After",
+    ),
     400: commonErrorResponses[400],
     413: commonErrorResponses[413],
     415: commonErrorResponses[415],
-    422: commonErrorResponses[422],
+    422: errorResponse(
+      "Validation failed, or WeChat rejected the appId/appSecret pair (wrong app id or secret, frozen " +
+        "secret, API IP whitelist enabled); `details` maps `appId` or `appSecret` to its messages",
+    ),
+    502: errorResponse("WeChat could not be reached or failed; nothing was stored"),
   },
 });
 

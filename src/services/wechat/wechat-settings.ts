@@ -1,7 +1,8 @@
 import { sql } from "drizzle-orm";
+import { createWechatClient } from "../../adapters/wechat/client";
 import { PG_UNIQUE_VIOLATION, pgErrorOf } from "../../db/errors";
 import { tenantBatch } from "../../db/tenant";
-import { ConflictError, UnauthorizedError } from "../../lib/errors";
+import { ConflictError, RateLimitedError, UnauthorizedError, UpstreamError } from "../../lib/errors";
 import { requirePermissionOf } from "../auth/principal";
 import type { ServiceContext } from "../context";
 import { sealWechatSecret } from "./app-secret";
@@ -20,10 +21,39 @@ function tenantOf(ctx: ServiceContext): string {
   return tenantId;
 }
 
+const WECHAT_TIMEOUT_MS = 5000;
+
 /**
- * Stores (or replaces) the tenant's mini-program credentials; the secret is sealed before it leaves the
- * Worker. One mini-program belongs to one tenant (it is how `POST /auth/wechat` finds the tenant), so an
- * app id another tenant configured is a 409.
+ * Proves the submitted pair with WeChat (an access token is issued, then dropped) before anything is
+ * stored. App ids are public (every mini-program request names its own in the Referer), so without this
+ * any tenant could claim another tenant's app id: the owner would meet a 409 and its users' sign-ins would
+ * resolve to the squatter. Refused pairs are `WechatCredentialsRejectedError` (422); WeChat's quota is a 429
+ * with Retry-After; WeChat down or busy is a 502.
+ */
+async function verifyWithWechat(ctx: ServiceContext, input: { appId: string; appSecret: string }) {
+  const wechat = createWechatClient({
+    baseUrl: ctx.config.wechatApiBase,
+    timeoutMs: WECHAT_TIMEOUT_MS,
+    logger: ctx.logger,
+  });
+  try {
+    await wechat.verifyAppCredentials(input);
+  } catch (error) {
+    if (error instanceof UpstreamError && error.retryAfterSeconds !== undefined) {
+      throw new RateLimitedError(
+        `WeChat's API quota for this mini-program is used up; retry in ${error.retryAfterSeconds} s`,
+        error.retryAfterSeconds,
+      );
+    }
+    throw error;
+  }
+}
+
+/**
+ * Stores (or replaces) the tenant's mini-program credentials once WeChat has accepted them (see
+ * `verifyWithWechat`); the secret is sealed before it leaves the Worker. One mini-program belongs to one
+ * tenant (it is how `POST /auth/wechat` finds the tenant), so an app id another tenant configured is a 409;
+ * since the pair is verified first, only a holder of the app's secret can get that far.
  */
 export async function putWechatSettings({
   ctx,
@@ -33,6 +63,7 @@ export async function putWechatSettings({
   input: { appId: string; appSecret: string };
 }): Promise<WechatSettingsView> {
   const tenantId = tenantOf(ctx);
+  await verifyWithWechat(ctx, input);
   const sealed = await sealWechatSecret(ctx.config.credentialsKeys, { tenantId, ...input });
   try {
     const [result] = await tenantBatch(ctx.db.http, tenantId, (db) => [

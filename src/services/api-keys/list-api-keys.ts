@@ -1,17 +1,12 @@
 import { sql } from "drizzle-orm";
 import { tenantBatch } from "../../db/tenant";
 import { UnauthorizedError } from "../../lib/errors";
+import { offsetOf, type Page, toPage } from "../../lib/pagination";
 import { requirePermissionOf } from "../auth/principal";
 import type { ServiceContext } from "../context";
 import { type ApiKeyRow, type ApiKeyView, apiKeyColumns, toApiKeyView } from "./api-key-view";
 
-export interface ApiKeyPage {
-  items: ApiKeyView[];
-  total: number;
-  page: number;
-  pageSize: number;
-  totalPages: number;
-}
+export type ApiKeyPage = Page<ApiKeyView>;
 
 /** The tenant's API keys, revoked ones included (with `revokedAt`), newest first. One round trip. */
 export async function listApiKeys({
@@ -24,7 +19,7 @@ export async function listApiKeys({
   requirePermissionOf(ctx.principal, "api_keys:admin");
   const tenantId = ctx.tenantId;
   if (!tenantId) throw new UnauthorizedError("Authentication required");
-  const offset = (input.page - 1) * input.pageSize;
+  const offset = offsetOf(input);
   const [page, count] = await tenantBatch(ctx.db.http, tenantId, (db) => [
     db.execute<ApiKeyRow>(sql`
       select ${apiKeyColumns} from api_keys where tenant_id = ${tenantId}
@@ -33,12 +28,5 @@ export async function listApiKeys({
       sql`select count(*)::int as total from api_keys where tenant_id = ${tenantId}`,
     ),
   ]);
-  const total = Number(count.rows[0]?.total ?? 0);
-  return {
-    items: page.rows.map(toApiKeyView),
-    total,
-    page: input.page,
-    pageSize: input.pageSize,
-    totalPages: Math.ceil(total / input.pageSize),
-  };
+  return toPage(page.rows.map(toApiKeyView), count.rows[0]?.total, input);
 }

@@ -1,6 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import { tenantBatch } from "../../db/tenant";
 import { NotFoundError, UnauthorizedError } from "../../lib/errors";
+import { offsetOf, type Page, toPage } from "../../lib/pagination";
 import { requirePermissionOf } from "../auth/principal";
 import type { ServiceContext } from "../context";
 import {
@@ -10,13 +11,7 @@ import {
   toApplicationView,
 } from "./application-view";
 
-export interface ApplicationPage {
-  items: ApplicationView[];
-  total: number;
-  page: number;
-  pageSize: number;
-  totalPages: number;
-}
+export type ApplicationPage = Page<ApplicationView>;
 
 export function reviewerTenant(ctx: ServiceContext): string {
   requirePermissionOf(ctx.principal, "applications:review");
@@ -37,21 +32,14 @@ export async function listApplications({
   const conditions: SQL[] = [sql`tenant_id = ${tenantId}`];
   if (input.status) conditions.push(sql`status = ${input.status}`);
   const where = sql.join(conditions, sql` and `);
-  const offset = (input.page - 1) * input.pageSize;
+  const offset = offsetOf(input);
   const [page, count] = await tenantBatch(ctx.db.http, tenantId, (db) => [
     db.execute<ApplicationRow>(sql`
       select ${applicationColumns} from staff_applications where ${where}
        order by created_at desc, id desc limit ${input.pageSize} offset ${offset}`),
     db.execute<{ total: number }>(sql`select count(*)::int as total from staff_applications where ${where}`),
   ]);
-  const total = Number(count.rows[0]?.total ?? 0);
-  return {
-    items: page.rows.map(toApplicationView),
-    total,
-    page: input.page,
-    pageSize: input.pageSize,
-    totalPages: Math.ceil(total / input.pageSize),
-  };
+  return toPage(page.rows.map(toApplicationView), count.rows[0]?.total, input);
 }
 
 export async function getApplication({

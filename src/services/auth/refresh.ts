@@ -1,7 +1,6 @@
 import { sql } from "drizzle-orm";
 import { cacheKeys } from "../../cache/keys";
 import { tenantBatch } from "../../db/tenant";
-import { DEFAULT_RATE_LIMITS } from "../../lib/config";
 import { RateLimitedError, UnauthorizedError } from "../../lib/errors";
 import { invalidateCache } from "../cache/invalidate-cache";
 import type { ServiceContext } from "../context";
@@ -34,7 +33,7 @@ export async function refreshSession({
   const { tenantId, sessionId } = parsed;
   // Per session ("per account" for refresh): a client stuck in a refresh loop, or someone replaying one
   // session's tokens, is slowed down before any database work. Per IP is the route group's limit.
-  const rule = ctx.config.rateLimits.refresh ?? DEFAULT_RATE_LIMITS.refresh;
+  const rule = ctx.config.rateLimits.refresh;
   const limited = rule
     ? await consumeRateLimit(ctx, { prefix: "auth:refresh", rule, identifier: sessionId })
     : null;

@@ -1,5 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import { tenantBatch } from "../../db/tenant";
+import { offsetOf, type Page, toPage } from "../../lib/pagination";
 import type { ServiceContext } from "../context";
 import { callerOf } from "../users/caller";
 import {
@@ -10,13 +11,7 @@ import {
   toOrganizationView,
 } from "./organization-view";
 
-export interface OrganizationPage {
-  items: OrganizationView[];
-  total: number;
-  page: number;
-  pageSize: number;
-  totalPages: number;
-}
+export type OrganizationPage = Page<OrganizationView>;
 
 /** A flat page of organizations by name, optionally only the children of one parent. One round trip. */
 export async function listOrganizations({
@@ -34,17 +29,10 @@ export async function listOrganizations({
     db.execute<OrganizationViewRow>(sql`
       select ${ORGANIZATION_VIEW_COLUMNS} from organizations o where ${where}
        order by lower(o.name), o.id
-       limit ${input.pageSize} offset ${(input.page - 1) * input.pageSize}`),
+       limit ${input.pageSize} offset ${offsetOf(input)}`),
     db.execute<{ total: number }>(sql`select count(*)::int as total from organizations o where ${where}`),
   ]);
-  const total = Number(count.rows[0]?.total ?? 0);
-  return {
-    items: items.rows.map(toOrganizationView),
-    total,
-    page: input.page,
-    pageSize: input.pageSize,
-    totalPages: Math.ceil(total / input.pageSize),
-  };
+  return toPage(items.rows.map(toOrganizationView), count.rows[0]?.total, input);
 }
 
 /** A tenant's organization chart is small (hundreds); the cap keeps a runaway tenant from exhausting memory. */

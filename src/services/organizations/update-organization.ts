@@ -3,8 +3,8 @@ import { tenantBatch } from "../../db/tenant";
 import { NotFoundError } from "../../lib/errors";
 import type { ServiceContext } from "../context";
 import { callerOf } from "../users/caller";
+import type { CreateOrganizationInput } from "./create-organization";
 import {
-  type OrganizationType,
   type OrganizationView,
   type OrganizationViewRow,
   organizationWriteError,
@@ -12,12 +12,7 @@ import {
   toOrganizationView,
 } from "./organization-view";
 
-export interface UpdateOrganizationInput {
-  name?: string | undefined;
-  type?: OrganizationType | undefined;
-  parentId?: string | null | undefined;
-  description?: string | null | undefined;
-}
+export type UpdateOrganizationInput = Partial<CreateOrganizationInput>;
 
 /**
  * Renames, retypes or moves an organization. A move under itself or one of its descendants is refused

@@ -1,16 +1,11 @@
 import { sql } from "drizzle-orm";
 import { tenantBatch } from "../../db/tenant";
+import { offsetOf, type Page, toPage } from "../../lib/pagination";
 import type { ServiceContext } from "../context";
 import { callerOf } from "../users/caller";
 import { ROLE_VIEW_COLUMNS, type RoleView, type RoleViewRow, toRoleView } from "./role-view";
 
-export interface RolePage {
-  items: RoleView[];
-  total: number;
-  page: number;
-  pageSize: number;
-  totalPages: number;
-}
+export type RolePage = Page<RoleView>;
 
 /** Roles by name with their member counts; the page and the total in one round trip. */
 export async function listRoles({
@@ -25,15 +20,8 @@ export async function listRoles({
     db.execute<RoleViewRow>(sql`
       select ${ROLE_VIEW_COLUMNS} from roles r where r.tenant_id = ${t}
        order by lower(r.name), r.id
-       limit ${input.pageSize} offset ${(input.page - 1) * input.pageSize}`),
+       limit ${input.pageSize} offset ${offsetOf(input)}`),
     db.execute<{ total: number }>(sql`select count(*)::int as total from roles where tenant_id = ${t}`),
   ]);
-  const total = Number(count.rows[0]?.total ?? 0);
-  return {
-    items: items.rows.map(toRoleView),
-    total,
-    page: input.page,
-    pageSize: input.pageSize,
-    totalPages: Math.ceil(total / input.pageSize),
-  };
+  return toPage(items.rows.map(toRoleView), count.rows[0]?.total, input);
 }

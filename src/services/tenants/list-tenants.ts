@@ -1,4 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
+import { offsetOf, type Page, toPage } from "../../lib/pagination";
 import type { ServiceContext } from "../context";
 import { platformAdminOf, platformBatch } from "./platform-batch";
 import { type TenantRow, type TenantView, tenantColumns, toTenantView } from "./tenant-view";
@@ -11,13 +12,7 @@ export interface ListTenantsInput {
   search?: string | undefined;
 }
 
-export interface TenantPage {
-  items: TenantView[];
-  total: number;
-  page: number;
-  pageSize: number;
-  totalPages: number;
-}
+export type TenantPage = Page<TenantView>;
 
 /** Every tenant, newest first, for platform administrators. One round trip (page and count together). */
 export async function listTenants({
@@ -36,21 +31,14 @@ export async function listTenants({
     conditions.push(sql`(slug like ${pattern} or lower(name) like ${pattern})`);
   }
   const where = sql.join(conditions, sql` and `);
-  const offset = (input.page - 1) * input.pageSize;
+  const offset = offsetOf(input);
   const [page, count] = await platformBatch(ctx.db.http, (db) => [
     db.execute<TenantRow>(sql`
       select ${tenantColumns} from tenants where ${where}
        order by created_at desc, id desc limit ${input.pageSize} offset ${offset}`),
     db.execute<{ total: number }>(sql`select count(*)::int as total from tenants where ${where}`),
   ]);
-  const total = Number(count.rows[0]?.total ?? 0);
-  return {
-    items: page.rows.map(toTenantView),
-    total,
-    page: input.page,
-    pageSize: input.pageSize,
-    totalPages: Math.ceil(total / input.pageSize),
-  };
+  return toPage(page.rows.map(toTenantView), count.rows[0]?.total, input);
 }
 
 /** `%`, `_` and `\` match literally in the search text. */

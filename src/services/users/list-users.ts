@@ -1,5 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import { tenantBatch } from "../../db/tenant";
+import { offsetOf, type Page, toPage } from "../../lib/pagination";
 import type { ServiceContext } from "../context";
 import { callerOf } from "./caller";
 import { toUserView, USER_VIEW_COLUMNS, USER_VIEW_FROM, type UserView, type UserViewRow } from "./user-view";
@@ -18,13 +19,7 @@ export interface ListUsersInput {
   sort?: UserSort | undefined;
 }
 
-export interface UserPage {
-  items: UserView[];
-  total: number;
-  page: number;
-  pageSize: number;
-  totalPages: number;
-}
+export type UserPage = Page<UserView>;
 
 const ORDER: Record<UserSort, SQL> = {
   createdAt: sql`u.created_at asc, u.id asc`,
@@ -69,7 +64,7 @@ export async function listUsers({
                               where ur.tenant_id = u.tenant_id and ur.user_id = u.id and ur.role_id = ${input.roleId})`);
   }
   const where = sql.join(filters, sql` and `);
-  const offset = (input.page - 1) * input.pageSize;
+  const offset = offsetOf(input);
   const [items, count] = await tenantBatch(ctx.db.http, t, (db) => [
     db.execute<UserViewRow>(sql`
       select ${USER_VIEW_COLUMNS} from ${USER_VIEW_FROM}
@@ -78,12 +73,5 @@ export async function listUsers({
        limit ${input.pageSize} offset ${offset}`),
     db.execute<{ total: string }>(sql`select count(*)::text as total from users u where ${where}`),
   ]);
-  const total = Number(count.rows[0]?.total ?? 0);
-  return {
-    items: items.rows.map(toUserView),
-    total,
-    page: input.page,
-    pageSize: input.pageSize,
-    totalPages: Math.ceil(total / input.pageSize),
-  };
+  return toPage(items.rows.map(toUserView), count.rows[0]?.total, input);
 }

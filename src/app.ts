@@ -4,12 +4,16 @@ import { applicationsApp } from "./routes/applications";
 import { authApp } from "./routes/auth";
 import { wellKnownApp } from "./routes/auth/jwks";
 import { wechatAuthApp } from "./routes/auth/wechat";
+import { connectionsApp } from "./routes/connections";
 import { docsApp } from "./routes/docs";
 import { healthApp } from "./routes/health";
+import { mappingsApp } from "./routes/mappings";
+import { ordersApp } from "./routes/orders";
 import { organizationsApp } from "./routes/organizations";
 import { platformTenantsApp } from "./routes/platform-tenants";
 import { rolesApp } from "./routes/roles";
 import { settingsApp } from "./routes/settings";
+import { syncApp } from "./routes/sync";
 import { publicTenantsApp } from "./routes/tenants";
 import { usersApp } from "./routes/users";
 
@@ -31,6 +35,10 @@ export function buildApp() {
   app.route("/api/v1/api-keys", apiKeysApp);
   app.route("/api/v1/settings", settingsApp);
   app.route("/api/v1/tenants", platformTenantsApp);
+  app.route("/api/v1/connections", connectionsApp);
+  app.route("/api/v1/mappings", mappingsApp);
+  app.route("/api/v1/orders", ordersApp);
+  app.route("/api/v1/sync", syncApp);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

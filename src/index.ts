@@ -3,6 +3,7 @@ import { dispatchScheduled } from "./cron";
 import { dispatchQueue } from "./queues";
 
 export { ChatSession } from "./durable-objects/chat-session";
+export { RateGovernor } from "./durable-objects/rate-governor";
 
 const app = buildApp();
 

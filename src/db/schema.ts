@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import {
   type AnyPgColumn,
+  bigint,
   boolean,
   check,
   foreignKey,
@@ -380,5 +381,395 @@ export const domainEvents = pgTable(
   (t) => [
     index("domain_events_tenant_type_idx").on(t.tenantId, t.type, t.occurredAt),
     tenantIsolation("domain_events"),
+  ],
+);
+
+/* ───────────────────────────── Integration hub ───────────────────────────── */
+
+/**
+ * A tenant's link to a sales channel (`kind = channel`: Shopify shop, TikTok shop, …) or an ERP
+ * (`kind = erp`: Lingxing app, …). `account` is the upstream's own identifier (shop domain, app id) and
+ * names the rate governor of that upstream account. Credentials are sealed with src/lib/secret-box.ts
+ * (aad `connection:<tenantId>:<id>`) and never leave the server; `settings` holds sync settings.
+ */
+export const connections = pgTable(
+  "connections",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ["channel", "erp"] }).notNull(),
+    provider: text("provider").notNull(),
+    account: text("account").notNull(),
+    displayName: text("display_name").notNull(),
+    enabled: boolean("enabled").notNull().default(true),
+    settings: jsonb("settings").$type<Record<string, unknown>>().notNull().default({}),
+    credentialsSealed: text("credentials_sealed").notNull(),
+    /** For a channel: the ERP connection its orders are pushed to (null = store only). */
+    erpConnectionId: uuid("erp_connection_id"),
+    ...timestamps,
+  },
+  (t) => [
+    unique("connections_tenant_id_key").on(t.tenantId, t.id),
+    unique("connections_tenant_provider_account_key").on(t.tenantId, t.provider, t.account),
+    tenantFk("connections_erp_fk", [t.tenantId, t.erpConnectionId], [t.tenantId, t.id]),
+    check("connections_kind_valid", sql`${t.kind} in ('channel', 'erp')`),
+    check(
+      "connections_provider_valid",
+      sql`(${t.kind} = 'channel' and ${t.provider} in ('shopify', 'tiktok', 'amazon', 'dsco')) or (${t.kind} = 'erp' and ${t.provider} in ('lingxing', 'eccang'))`,
+    ),
+    check("connections_erp_only_for_channels", sql`${t.erpConnectionId} is null or ${t.kind} = 'channel'`),
+    tenantIsolation("connections"),
+  ],
+);
+
+/**
+ * One stream of work per (connection, resource): its schedule, its checkpoint (so a crashed pull resumes
+ * after the last saved page) and its lease (so two consumers never pull the same stream at once).
+ */
+export const syncStreams = pgTable(
+  "sync_streams",
+  {
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    connectionId: uuid("connection_id").notNull(),
+    resource: text("resource", { enum: ["orders", "inventory", "shipments", "push_backlog"] }).notNull(),
+    checkpoint: jsonb("checkpoint").$type<Record<string, unknown>>().notNull().default({}),
+    intervalSeconds: integer("interval_seconds").notNull(),
+    nextDueAt: at("next_due_at").notNull().defaultNow(),
+    leaseOwner: text("lease_owner"),
+    leaseUntil: at("lease_until"),
+    currentJobId: uuid("current_job_id"),
+    lastRunAt: at("last_run_at"),
+    lastSuccessAt: at("last_success_at"),
+    lastError: text("last_error"),
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    ...timestamps,
+  },
+  (t) => [
+    primaryKey({ name: "sync_streams_pkey", columns: [t.tenantId, t.connectionId, t.resource] }),
+    tenantFk(
+      "sync_streams_connection_fk",
+      [t.tenantId, t.connectionId],
+      [connections.tenantId, connections.id],
+    ).onDelete("cascade"),
+    index("sync_streams_due_idx").on(t.nextDueAt),
+    check("sync_streams_interval_positive", sql`${t.intervalSeconds} > 0`),
+    tenantIsolation("sync_streams"),
+  ],
+);
+
+/** Every pull, push and write-back run, so a person can see what happened and when. */
+export const syncJobs = pgTable(
+  "sync_jobs",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    connectionId: uuid("connection_id").notNull(),
+    type: text("type", { enum: ["pull", "backfill", "push", "writeback"] }).notNull(),
+    resource: text("resource").notNull(),
+    trigger: text("trigger", { enum: ["cron", "manual", "replay", "webhook", "event"] }).notNull(),
+    status: text("status", { enum: ["queued", "running", "succeeded", "failed"] })
+      .notNull()
+      .default("queued"),
+    attempts: integer("attempts").notNull().default(0),
+    itemsProcessed: integer("items_processed").notNull().default(0),
+    pages: integer("pages").notNull().default(0),
+    params: jsonb("params").$type<Record<string, unknown>>().notNull().default({}),
+    cursor: jsonb("cursor").$type<Record<string, unknown>>(),
+    lastError: text("last_error"),
+    startedAt: at("started_at"),
+    finishedAt: at("finished_at"),
+    ...timestamps,
+  },
+  (t) => [
+    unique("sync_jobs_tenant_id_key").on(t.tenantId, t.id),
+    tenantFk(
+      "sync_jobs_connection_fk",
+      [t.tenantId, t.connectionId],
+      [connections.tenantId, connections.id],
+    ).onDelete("cascade"),
+    index("sync_jobs_tenant_created_idx").on(t.tenantId, t.createdAt),
+    index("sync_jobs_connection_idx").on(t.tenantId, t.connectionId, t.createdAt),
+    tenantIsolation("sync_jobs"),
+  ],
+);
+
+/**
+ * Orders from every channel in one model (src/domain/commerce.ts `Order`, kept whole in `data`), unique by
+ * (tenant, channel, external id). `channel_updated_at` decides which update wins: an older one is ignored.
+ */
+export const orders = pgTable(
+  "orders",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    connectionId: uuid("connection_id").notNull(),
+    channel: text("channel").notNull(),
+    storeId: text("store_id").notNull(),
+    externalId: text("external_id").notNull(),
+    externalNumber: text("external_number").notNull(),
+    status: text("status", {
+      enum: ["created", "synced", "shipped", "invoiced", "on_hold", "cancelled", "failed"],
+    })
+      .notNull()
+      .default("created"),
+    currency: text("currency").notNull(),
+    totalMinor: bigint("total_minor", { mode: "number" }).notNull(),
+    customerEmail: text("customer_email"),
+    customerName: text("customer_name"),
+    searchText: text("search_text").notNull(),
+    data: jsonb("data").$type<Record<string, unknown>>().notNull(),
+    placedAt: at("placed_at").notNull(),
+    channelUpdatedAt: at("channel_updated_at").notNull(),
+    /** Bumped by every accepted change; pushes compare it to what the ERP last received. */
+    version: integer("version").notNull().default(1),
+    ...timestamps,
+  },
+  (t) => [
+    unique("orders_tenant_id_key").on(t.tenantId, t.id),
+    unique("orders_tenant_channel_external_key").on(t.tenantId, t.channel, t.externalId),
+    tenantFk(
+      "orders_connection_fk",
+      [t.tenantId, t.connectionId],
+      [connections.tenantId, connections.id],
+    ).onDelete("cascade"),
+    index("orders_tenant_placed_idx").on(t.tenantId, t.placedAt, t.id),
+    index("orders_tenant_status_placed_idx").on(t.tenantId, t.status, t.placedAt),
+    index("orders_tenant_connection_placed_idx").on(t.tenantId, t.connectionId, t.placedAt),
+    check(
+      "orders_status_valid",
+      sql`${t.status} in ('created', 'synced', 'shipped', 'invoiced', 'on_hold', 'cancelled', 'failed')`,
+    ),
+    tenantIsolation("orders"),
+  ],
+);
+
+/** Every state change of an order: from, to, who, why, when (src/domain/order-state.ts). */
+export const orderTransitions = pgTable(
+  "order_transitions",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    orderId: uuid("order_id").notNull(),
+    fromStatus: text("from_status"),
+    toStatus: text("to_status").notNull(),
+    actor: jsonb("actor").$type<Record<string, unknown>>().notNull(),
+    reason: text("reason").notNull(),
+    occurredAt: at("occurred_at").notNull().defaultNow(),
+  },
+  (t) => [
+    tenantFk("order_transitions_order_fk", [t.tenantId, t.orderId], [orders.tenantId, orders.id]).onDelete(
+      "cascade",
+    ),
+    index("order_transitions_order_idx").on(t.tenantId, t.orderId, t.occurredAt),
+    tenantIsolation("order_transitions"),
+  ],
+);
+
+/**
+ * The push ledger: one row per (order, ERP connection). `in_flight` means a post was sent and its answer
+ * is unknown (timeout): before posting again the engine asks the ERP by `reference`, so an order is never
+ * created twice even when the ERP accepted it and the answer was lost.
+ */
+export const erpPushLedger = pgTable(
+  "erp_push_ledger",
+  {
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    orderId: uuid("order_id").notNull(),
+    erpConnectionId: uuid("erp_connection_id").notNull(),
+    reference: text("reference").notNull(),
+    status: text("status", { enum: ["pending", "in_flight", "created", "rejected"] })
+      .notNull()
+      .default("pending"),
+    erpOrderId: text("erp_order_id"),
+    attempts: integer("attempts").notNull().default(0),
+    pushedVersion: integer("pushed_version"),
+    lastError: text("last_error"),
+    lastAttemptAt: at("last_attempt_at"),
+    confirmedAt: at("confirmed_at"),
+    lastShipmentCheckAt: at("last_shipment_check_at"),
+    ...timestamps,
+  },
+  (t) => [
+    primaryKey({ name: "erp_push_ledger_pkey", columns: [t.tenantId, t.orderId, t.erpConnectionId] }),
+    unique("erp_push_ledger_reference_key").on(t.tenantId, t.erpConnectionId, t.reference),
+    tenantFk("erp_push_ledger_order_fk", [t.tenantId, t.orderId], [orders.tenantId, orders.id]).onDelete(
+      "cascade",
+    ),
+    tenantFk(
+      "erp_push_ledger_erp_fk",
+      [t.tenantId, t.erpConnectionId],
+      [connections.tenantId, connections.id],
+    ).onDelete("cascade"),
+    index("erp_push_ledger_status_idx").on(t.tenantId, t.erpConnectionId, t.status),
+    tenantIsolation("erp_push_ledger"),
+  ],
+);
+
+/** Shipments reported by the ERP, and whether they were written back to the channel as fulfilments. */
+export const shipments = pgTable(
+  "shipments",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    orderId: uuid("order_id").notNull(),
+    sourceConnectionId: uuid("source_connection_id").notNull(),
+    externalId: text("external_id").notNull(),
+    carrier: text("carrier").notNull(),
+    carrierCode: text("carrier_code"),
+    trackingNumbers: text("tracking_numbers").array().notNull(),
+    trackingUrl: text("tracking_url"),
+    lines: jsonb("lines").$type<Record<string, unknown>[]>().notNull().default([]),
+    shippedAt: at("shipped_at").notNull(),
+    writebackStatus: text("writeback_status", { enum: ["pending", "done", "failed"] })
+      .notNull()
+      .default("pending"),
+    channelFulfillmentId: text("channel_fulfillment_id"),
+    writtenBackAt: at("written_back_at"),
+    lastError: text("last_error"),
+    ...timestamps,
+  },
+  (t) => [
+    unique("shipments_tenant_id_key").on(t.tenantId, t.id),
+    unique("shipments_order_external_key").on(t.tenantId, t.orderId, t.externalId),
+    tenantFk("shipments_order_fk", [t.tenantId, t.orderId], [orders.tenantId, orders.id]).onDelete("cascade"),
+    index("shipments_writeback_idx").on(t.tenantId, t.writebackStatus),
+    tenantIsolation("shipments"),
+  ],
+);
+
+export const invoices = pgTable(
+  "invoices",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    orderId: uuid("order_id").notNull(),
+    source: text("source").notNull(),
+    externalId: text("external_id").notNull(),
+    number: text("number").notNull(),
+    currency: text("currency").notNull(),
+    totalMinor: bigint("total_minor", { mode: "number" }).notNull(),
+    issuedAt: at("issued_at").notNull(),
+    ...timestamps,
+  },
+  (t) => [
+    unique("invoices_order_external_key").on(t.tenantId, t.orderId, t.source, t.externalId),
+    tenantFk("invoices_order_fk", [t.tenantId, t.orderId], [orders.tenantId, orders.id]).onDelete("cascade"),
+    tenantIsolation("invoices"),
+  ],
+);
+
+export const inventoryLevels = pgTable(
+  "inventory_levels",
+  {
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    connectionId: uuid("connection_id").notNull(),
+    sku: text("sku").notNull(),
+    locationId: text("location_id").notNull(),
+    available: integer("available").notNull(),
+    sourceUpdatedAt: at("source_updated_at").notNull(),
+    ...timestamps,
+  },
+  (t) => [
+    primaryKey({ name: "inventory_levels_pkey", columns: [t.tenantId, t.connectionId, t.sku, t.locationId] }),
+    tenantFk(
+      "inventory_levels_connection_fk",
+      [t.tenantId, t.connectionId],
+      [connections.tenantId, connections.id],
+    ).onDelete("cascade"),
+    tenantIsolation("inventory_levels"),
+  ],
+);
+
+/** Per ERP connection: channel SKU → ERP product code, and default warehouse / logistics channel codes. */
+export const erpMappings = pgTable(
+  "erp_mappings",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    erpConnectionId: uuid("erp_connection_id").notNull(),
+    kind: text("kind", { enum: ["sku", "warehouse", "logistics"] }).notNull(),
+    source: text("source").notNull(),
+    target: text("target").notNull(),
+    note: text("note"),
+    ...timestamps,
+  },
+  (t) => [
+    unique("erp_mappings_tenant_id_key").on(t.tenantId, t.id),
+    unique("erp_mappings_source_key").on(t.tenantId, t.erpConnectionId, t.kind, t.source),
+    tenantFk(
+      "erp_mappings_erp_fk",
+      [t.tenantId, t.erpConnectionId],
+      [connections.tenantId, connections.id],
+    ).onDelete("cascade"),
+    check("erp_mappings_kind_valid", sql`${t.kind} in ('sku', 'warehouse', 'logistics')`),
+    tenantIsolation("erp_mappings"),
+  ],
+);
+
+/**
+ * Work that failed for good (permanent errors, exhausted retries): the message as it was (editable), every
+ * error seen, and what became of it. One open row per `fingerprint` (e.g. `push:<orderId>`): the same
+ * failure again adds to that row's history instead of a duplicate, and a later success resolves it.
+ */
+export const syncFailures = pgTable(
+  "sync_failures",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    connectionId: uuid("connection_id"),
+    operation: text("operation", { enum: ["pull", "push", "writeback"] }).notNull(),
+    fingerprint: text("fingerprint").notNull(),
+    orderId: uuid("order_id"),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    status: text("status", { enum: ["open", "replaying", "resolved"] })
+      .notNull()
+      .default("open"),
+    resolution: text("resolution", { enum: ["replayed", "manual", "duplicate", "superseded"] }),
+    errorKind: text("error_kind").notNull(),
+    lastError: text("last_error").notNull(),
+    errors: jsonb("errors").$type<Record<string, unknown>[]>().notNull().default([]),
+    occurrences: integer("occurrences").notNull().default(1),
+    replayCount: integer("replay_count").notNull().default(0),
+    lastReplayedAt: at("last_replayed_at"),
+    resolvedAt: at("resolved_at"),
+    resolvedBy: jsonb("resolved_by").$type<Record<string, unknown>>(),
+    resolutionNote: text("resolution_note"),
+    ...timestamps,
+  },
+  (t) => [
+    unique("sync_failures_tenant_id_key").on(t.tenantId, t.id),
+    uniqueIndex("sync_failures_open_fingerprint_key")
+      .on(t.tenantId, t.fingerprint)
+      .where(sql`${t.status} <> 'resolved'`),
+    tenantFk(
+      "sync_failures_connection_fk",
+      [t.tenantId, t.connectionId],
+      [connections.tenantId, connections.id],
+    ).onDelete("cascade"),
+    index("sync_failures_tenant_status_idx").on(t.tenantId, t.status, t.createdAt),
+    check("sync_failures_status_valid", sql`${t.status} in ('open', 'replaying', 'resolved')`),
+    tenantIsolation("sync_failures"),
   ],
 );

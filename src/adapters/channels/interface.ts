@@ -1,0 +1,57 @@
+import type { ChannelType, InventoryLevel, Order } from "../../domain/commerce";
+
+/**
+ * What the sync engine needs from a sales channel. One implementation per channel
+ * (src/adapters/channels/<channel>/client.ts); services only ever see this interface and the DTOs.
+ *
+ * Errors: every method throws `UpstreamError` from src/lib/errors.ts with `retryable` and, where the
+ * channel said so, `retryAfterSeconds`; credentials refused → `UpstreamError` with `retryable: false` and
+ * `details.kind = "auth"` (see `upstreamErrorKind`).
+ */
+export interface OrdersPage {
+  orders: Order[];
+  /** Opaque; pass back as `cursor` for the next page. Null = this was the last page. */
+  nextCursor: string | null;
+}
+
+export interface BulkExportStatus {
+  status: "created" | "running" | "completed" | "failed" | "canceled" | "expired";
+  /** Result file (JSONL) when completed; null when completed with no objects. */
+  url: string | null;
+  objectCount: number;
+  errorCode: string | null;
+}
+
+export interface FulfillmentInput {
+  orderExternalId: string;
+  carrier: string;
+  trackingNumbers: string[];
+  trackingUrl: string | null;
+  /** Empty = fulfil every remaining line. */
+  lines: { externalLineId: string; quantity: number }[];
+  notifyCustomer: boolean;
+}
+
+export interface ChannelAdapter {
+  readonly channel: ChannelType;
+  /** Orders updated at or after `updatedSince`, oldest update first, one page per call. */
+  listOrdersUpdatedSince(input: {
+    updatedSince: string;
+    cursor: string | null;
+    pageSize: number;
+  }): Promise<OrdersPage>;
+  /** Starts an asynchronous export of every order updated since `updatedSince` (large backfills). */
+  startOrdersBulkExport(input: { updatedSince: string }): Promise<{ operationId: string }>;
+  getBulkExport(operationId: string): Promise<BulkExportStatus>;
+  /** Downloads and maps a completed export. */
+  readBulkExportOrders(url: string): Promise<Order[]>;
+  /**
+   * Creates the fulfilment with carrier and tracking. Idempotent: when the order already carries a
+   * fulfilment with the same tracking number, returns that one instead of creating another.
+   */
+  createFulfillment(input: FulfillmentInput): Promise<{ fulfillmentId: string; created: boolean }>;
+  listInventoryLevels?(input: { cursor: string | null; pageSize: number }): Promise<{
+    levels: InventoryLevel[];
+    nextCursor: string | null;
+  }>;
+}

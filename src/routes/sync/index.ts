@@ -1,0 +1,3 @@
+import { newApp } from "../../http/app";
+
+export const syncApp = newApp();

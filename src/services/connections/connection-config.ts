@@ -1,0 +1,94 @@
+import * as z from "zod";
+
+/**
+ * What a connection of each provider needs: its credentials (write-only over the API, sealed at rest) and
+ * its sync settings. One table per provider so a new channel or ERP adds a row here, not a branch elsewhere.
+ */
+
+const SHOP_DOMAIN = /^[a-z0-9][a-z0-9-]{0,59}\.myshopify\.com$/;
+
+export const ShopifyCredentials = z.strictObject({
+  /** Admin API access token of the custom app / OAuth offline token (`shpat_…`). */
+  accessToken: z.string().min(10).max(500),
+});
+
+export const LingxingCredentials = z.strictObject({
+  appId: z.string().min(1).max(100),
+  appSecret: z.string().min(1).max(500),
+});
+
+export const ChannelSettings = z.strictObject({
+  /** What to pull on schedule. */
+  resources: z
+    .array(z.enum(["orders", "inventory"]))
+    .min(1)
+    .max(2)
+    .default(["orders"]),
+  intervalMinutes: z.number().int().min(1).max(1440).default(5),
+  /** Where the first pull starts; later pulls continue from the checkpoint. Default: 30 days before creation. */
+  backfillFrom: z.iso.datetime({ offset: true }).nullable().default(null),
+  pageSize: z.number().int().min(1).max(250).default(100),
+});
+export type ChannelSettings = z.infer<typeof ChannelSettings>;
+
+export const ErpSettings = z.strictObject({
+  /** Orders per ERP call (bounded by the ERP's own maximum). */
+  batchSize: z.number().int().min(1).max(200).default(50),
+  /** How often shipments are polled for write-back. */
+  shipmentPollMinutes: z.number().int().min(1).max(1440).default(5),
+  /** ERP-side store id orders are filed under (Lingxing `sid`). */
+  erpStoreId: z.string().min(1).max(200).nullable().default(null),
+  /** When true, an order line whose SKU has no mapping fails the push; else the channel SKU is used as is. */
+  requireSkuMapping: z.boolean().default(false),
+});
+export type ErpSettings = z.infer<typeof ErpSettings>;
+
+export const PROVIDERS = {
+  shopify: {
+    kind: "channel",
+    credentials: ShopifyCredentials,
+    settings: ChannelSettings,
+    /** The account is the shop's permanent *.myshopify.com domain. */
+    account: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .regex(SHOP_DOMAIN, "Use the shop's permanent domain, e.g. acme.myshopify.com"),
+  },
+  lingxing: {
+    kind: "erp",
+    credentials: LingxingCredentials,
+    settings: ErpSettings,
+    /** The account is the Lingxing app id (also inside the credentials; kept in clear to name the governor). */
+    account: z.string().trim().min(1).max(100),
+  },
+} as const;
+
+export type Provider = keyof typeof PROVIDERS;
+export const PROVIDER_NAMES = Object.keys(PROVIDERS) as Provider[];
+
+export function isProvider(value: string): value is Provider {
+  return Object.hasOwn(PROVIDERS, value);
+}
+
+/** The aad binding a sealed credential to its row: a value copied onto another row fails to open. */
+export function credentialsAad(tenantId: string, connectionId: string): string {
+  return `connection:${tenantId}:${connectionId}`;
+}
+
+/** The streams a connection runs on schedule, with their interval. */
+export function streamsOf(
+  provider: Provider,
+  settings: ChannelSettings | ErpSettings,
+): { resource: "orders" | "inventory" | "shipments" | "push_backlog"; intervalSeconds: number }[] {
+  if (PROVIDERS[provider].kind === "channel") {
+    const s = settings as ChannelSettings;
+    return s.resources.map((resource) => ({ resource, intervalSeconds: s.intervalMinutes * 60 }));
+  }
+  const s = settings as ErpSettings;
+  return [
+    { resource: "shipments", intervalSeconds: s.shipmentPollMinutes * 60 },
+    // The safety net for orders whose push message was lost: every 5 minutes at most.
+    { resource: "push_backlog", intervalSeconds: Math.min(300, s.shipmentPollMinutes * 60) },
+  ];
+}

@@ -1,9 +1,11 @@
 import { IoMetrics, runWithMetrics } from "../lib/metrics";
 import { createServiceContext, type ServiceContext } from "../services/context";
 import { recordSchedulerRun } from "../services/scheduler/record-scheduler-run";
+import { scheduleDueStreams } from "../services/sync/schedule-due-streams";
 
 /** Cron expressions exactly as in wrangler.toml `[triggers] crons`. */
 export const CRONS = {
+  EVERY_MINUTE: "* * * * *",
   EVERY_FIVE_MINUTES: "*/5 * * * *",
 } as const;
 
@@ -14,6 +16,8 @@ type ScheduledJob = (ctx: ServiceContext, controller: ScheduledController) => Pr
  * capabilities add theirs (due channel pulls, SLA sweeps) to these lists.
  */
 const JOBS: Record<(typeof CRONS)[keyof typeof CRONS], ScheduledJob[]> = {
+  // Sync streams carry their own intervals (1 min and up); this only finds the due ones.
+  [CRONS.EVERY_MINUTE]: [(ctx) => scheduleDueStreams({ ctx }).then(() => undefined)],
   [CRONS.EVERY_FIVE_MINUTES]: [],
 };
 

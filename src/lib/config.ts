@@ -23,6 +23,9 @@ export interface AppConfig {
   /** `CREDENTIALS_KEYS`: `kid:base64key,…`, first = active (src/lib/secret-box.ts). Empty = cannot store credentials. */
   credentialsKeys: string;
   wechatApiBase: string;
+  /** Shopify Admin API origin template; `{shop}` is replaced by the shop domain. */
+  shopifyApiBase: string;
+  lingxingApiBase: string;
 }
 
 export interface AuthConfig {
@@ -81,6 +84,8 @@ export type ConfigSource = Pick<
   | "RATE_LIMITS"
   | "CREDENTIALS_KEYS"
   | "WECHAT_API_BASE"
+  | "SHOPIFY_API_BASE"
+  | "LINGXING_API_BASE"
 >;
 
 const cache = new WeakMap<object, AppConfig>();
@@ -122,6 +127,8 @@ export function readConfig(env: ConfigSource): AppConfig {
     rateLimits: parseRateLimits(env.RATE_LIMITS),
     credentialsKeys: env.CREDENTIALS_KEYS ?? "",
     wechatApiBase: nonEmpty(env.WECHAT_API_BASE) ?? "https://api.weixin.qq.com",
+    shopifyApiBase: nonEmpty(env.SHOPIFY_API_BASE) ?? "https://{shop}",
+    lingxingApiBase: nonEmpty(env.LINGXING_API_BASE) ?? "https://openapi.lingxing.com",
   };
   cache.set(env, config);
   return config;

@@ -4,13 +4,12 @@ import { applyCacheInvalidation } from "../services/cache/invalidate-cache";
 import { createServiceContext } from "../services/context";
 import { recordDomainEvent } from "../services/events/record-domain-event";
 import { consumeMessages, PermanentMessageError, recordDeadLetterBatch } from "./consume";
+import { consumeChannelPull, consumeErpPush } from "./hub";
 import { EventMessage } from "./messages";
 import { QUEUES } from "./names";
 
 /**
- * The Worker's `queue` handler: one consumer per queue name. `channel-pull` and `erp-push` get their
- * consumers with the integration hub; until then a message there fails loudly (and reaches its DLQ,
- * where it is recorded) rather than being dropped.
+ * The Worker's `queue` handler: one consumer per queue name; an unknown queue fails loudly.
  */
 export async function dispatchQueue(
   batch: MessageBatch,
@@ -49,6 +48,10 @@ export async function dispatchQueue(
             }
           }
         });
+      case QUEUES.CHANNEL_PULL:
+        return consumeChannelPull(ctx, batch);
+      case QUEUES.ERP_PUSH:
+        return consumeErpPush(ctx, batch);
       case QUEUES.CHANNEL_PULL_DLQ:
       case QUEUES.ERP_PUSH_DLQ:
       case QUEUES.EVENTS_DLQ:

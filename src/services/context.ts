@@ -23,6 +23,8 @@ export interface ServiceContext {
   readonly logger: Logger;
   readonly metrics: IoMetrics;
   readonly queues: { channelPull: Queue; erpPush: Queue; events: Queue };
+  /** One rate governor per upstream account (src/durable-objects/rate-governor.ts). */
+  readonly governors: Env["RATE_GOVERNORS"];
   /** Work that may finish after the response (cache writes, closing sockets). */
   waitUntil(promise: Promise<unknown>): void;
   /** Set when a read was served from Redis because Postgres failed; HTTP says so in `X-Degraded`. */
@@ -61,6 +63,7 @@ export function createServiceContext(input: {
       erpPush: input.env.ERP_PUSH_QUEUE,
       events: input.env.EVENTS_QUEUE,
     },
+    governors: input.env.RATE_GOVERNORS,
     waitUntil: input.waitUntil,
     degraded: new Set(),
   };

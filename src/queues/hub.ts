@@ -1,0 +1,152 @@
+import { backoffSeconds } from "../lib/backoff";
+import { UpstreamError } from "../lib/errors";
+import type { ServiceContext } from "../services/context";
+import { runBackfill } from "../services/sync/backfill";
+import { errorText } from "../services/sync/failure-kind";
+import { pullChannelOrders } from "../services/sync/pull-orders";
+import { sweepPushBacklog } from "../services/sync/push-backlog";
+import { pushOrdersToErp } from "../services/sync/push-orders";
+import { fulfilShipment, pollErpShipments } from "../services/sync/write-back";
+import { consumeMessages, PermanentMessageError } from "./consume";
+import { ChannelPullMessage, ErpPushMessage } from "./hub-messages";
+
+/**
+ * `channel-pull`: one stream run, backfill step or write-back replay per message. Services record their
+ * own permanent failures (sync_failures) and return; what they throw is worth retrying, with backoff.
+ */
+export function consumeChannelPull(ctx: ServiceContext, batch: MessageBatch): Promise<void> {
+  return consumeMessages(ctx, batch, ChannelPullMessage, async (message, raw) => {
+    const owner = `msg:${raw.id}`;
+    switch (message.type) {
+      case "stream.run": {
+        const input = { ...message, owner };
+        switch (message.resource) {
+          case "orders":
+            await pullChannelOrders({ ctx, input });
+            return;
+          case "shipments":
+            await pollErpShipments({ ctx, input });
+            return;
+          case "push_backlog":
+            await sweepPushBacklog({ ctx, input });
+            return;
+          case "inventory":
+            throw new PermanentMessageError("inventory pulls are not available for this channel yet");
+          default: {
+            const unknown: never = message.resource;
+            throw new PermanentMessageError(`unknown resource ${String(unknown)}`);
+          }
+        }
+      }
+      case "orders.backfill":
+        await runBackfill({ ctx, input: message });
+        return;
+      case "shipment.fulfil":
+        await fulfilShipment({ ctx, input: message });
+        return;
+      default: {
+        const unknown: never = message;
+        throw new PermanentMessageError(`unknown message ${JSON.stringify(unknown)}`);
+      }
+    }
+  });
+}
+
+/**
+ * `erp-push`: the batch's order pushes are grouped per (tenant, ERP connection) and pushed together, so
+ * the ERP sees as few calls as its batch size allows. A group's messages share its fate: all acked, or all
+ * retried (the ledger makes the retry safe: what was created is not posted again).
+ */
+export async function consumeErpPush(ctx: ServiceContext, batch: MessageBatch): Promise<void> {
+  const groups = new Map<
+    string,
+    { orderIds: Set<string>; messages: Message[]; tenantId: string; erpConnectionId: string; replay: boolean }
+  >();
+  const edited: { message: Message; body: Extract<ErpPushMessage, { type: "order.push_edited" }> }[] = [];
+  const invalid: Message[] = [];
+  for (const message of batch.messages) {
+    const parsed = ErpPushMessage.safeParse(message.body);
+    if (!parsed.success) {
+      invalid.push(message);
+      continue;
+    }
+    const body = parsed.data;
+    if (body.type === "order.push_edited") {
+      edited.push({ message, body });
+      continue;
+    }
+    const key = `${body.tenantId}:${body.erpConnectionId}:${body.trigger === "replay"}`;
+    let group = groups.get(key);
+    if (!group) {
+      group = {
+        orderIds: new Set(),
+        messages: [],
+        tenantId: body.tenantId,
+        erpConnectionId: body.erpConnectionId,
+        replay: body.trigger === "replay",
+      };
+      groups.set(key, group);
+    }
+    for (const id of body.orderIds) group.orderIds.add(id);
+    group.messages.push(message);
+  }
+  if (invalid.length > 0) {
+    // The shared path records invalid bodies in dead_letters.
+    await consumeMessages(
+      ctx,
+      { ...batch, messages: invalid } as MessageBatch,
+      ErpPushMessage,
+      async () => undefined,
+    );
+  }
+  for (const group of groups.values()) {
+    await settle(ctx, group.messages, () =>
+      pushOrdersToErp({
+        ctx,
+        input: {
+          tenantId: group.tenantId,
+          erpConnectionId: group.erpConnectionId,
+          orderIds: [...group.orderIds],
+          trigger: group.replay ? "replay" : "event",
+        },
+      }),
+    );
+  }
+  for (const { message, body } of edited) {
+    await settle(ctx, [message], () =>
+      pushOrdersToErp({
+        ctx,
+        input: {
+          tenantId: body.tenantId,
+          erpConnectionId: body.erpConnectionId,
+          orderIds: [body.orderId],
+          trigger: body.trigger,
+          edited: { orderId: body.orderId, input: body.input },
+        },
+      }),
+    );
+  }
+}
+
+async function settle(
+  ctx: ServiceContext,
+  messages: Message[],
+  push: () => Promise<{ retryError?: unknown }>,
+): Promise<void> {
+  let retryError: unknown;
+  try {
+    retryError = (await push()).retryError;
+  } catch (error) {
+    retryError = error;
+  }
+  if (retryError === undefined) {
+    for (const message of messages) message.ack();
+    return;
+  }
+  const retryAfterSeconds = retryError instanceof UpstreamError ? retryError.retryAfterSeconds : undefined;
+  for (const message of messages) {
+    const delaySeconds = backoffSeconds(message.attempts, { retryAfterSeconds });
+    message.retry({ delaySeconds });
+  }
+  ctx.logger.warn("erp push retried", { messages: messages.length, error: errorText(retryError) });
+}

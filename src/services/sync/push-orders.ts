@@ -1,0 +1,319 @@
+import { sql } from "drizzle-orm";
+import type { ErpAdapter, ErpPushResult } from "../../adapters/erp/interface";
+import { tenantBatch } from "../../db/tenant";
+import type { Order } from "../../domain/commerce";
+import type { ErpOrderInput } from "../../domain/erp-order";
+import type { SyncTrigger } from "../../queues/hub-messages";
+import { loadConnectionForSync } from "../connections/load-connection";
+import type { Actor, ServiceContext } from "../context";
+import { resolveSyncFailures, upsertSyncFailure } from "../sync-failures/statements";
+import { erpAdapterFor, erpSettingsOf } from "./adapters";
+import { buildErpOrderInput, type ErpMappings } from "./erp-order-input";
+import { errorText } from "./failure-kind";
+import { transitionOrdersStatement } from "./transitions";
+
+export interface PushSummary {
+  created: number;
+  duplicate: number;
+  /** Posted earlier with no answer, found in the ERP on lookup: never posted twice. */
+  confirmed: number;
+  rejected: number;
+  skipped: number;
+  /** ERP order-create calls made. */
+  calls: number;
+  /** Set when a chunk failed in a way worth retrying; the message is retried, the ledger remembers. */
+  retryError?: unknown;
+}
+
+type LedgerRow = {
+  id: string;
+  status: string;
+  version: number;
+  data: Order;
+  ledger_status: "pending" | "in_flight" | "created" | "rejected";
+  reference: string;
+};
+
+/**
+ * Pushes orders to one ERP connection through the push ledger, so an order is created in the ERP once:
+ *
+ * 1. one round trip: ledger rows for orders that have none, the orders with their ledger state, mappings;
+ * 2. orders whose last post got no answer (`in_flight`) are looked up in the ERP by reference first;
+ * 3. the rest are marked `in_flight` (committed BEFORE posting: a crash or timeout after the ERP accepted
+ *    leaves a trace that step 2 resolves), then posted in batches of the connection's batch size;
+ * 4. one transaction records every outcome: ledger, order transitions, failures opened or resolved, job.
+ *
+ * A refused order (validation) opens a sync failure holding the exact ERP payload, which a person can
+ * edit and replay (`edited`). A retryable error stops the posting; what succeeded is recorded and the
+ * error returned for the consumer to retry the message.
+ */
+export async function pushOrdersToErp({
+  ctx,
+  input,
+}: {
+  ctx: ServiceContext;
+  input: {
+    tenantId: string;
+    erpConnectionId: string;
+    orderIds: string[];
+    trigger: SyncTrigger;
+    /** A hand-edited ERP payload for one order (replay of a refused push). */
+    edited?: { orderId: string; input: ErpOrderInput };
+  };
+}): Promise<PushSummary> {
+  const t = input.tenantId;
+  const erpId = input.erpConnectionId;
+  const summary: PushSummary = { created: 0, duplicate: 0, confirmed: 0, rejected: 0, skipped: 0, calls: 0 };
+  const erp = await loadConnectionForSync({ ctx, input: { tenantId: t, connectionId: erpId } });
+  if (erp.kind !== "erp" || !erp.enabled) {
+    summary.skipped = input.orderIds.length;
+    return summary;
+  }
+  const settings = erpSettingsOf(erp);
+  const ids = [...new Set(input.edited ? [input.edited.orderId] : input.orderIds)];
+  const [, loaded, mappingRows] = await tenantBatch(ctx.db.http, t, (db) => [
+    db.execute(sql`
+      insert into erp_push_ledger (tenant_id, order_id, erp_connection_id, reference)
+      select o.tenant_id, o.id, ${erpId}, 'TW' || upper(replace(o.id::text, '-', ''))
+        from orders o join connections c on c.tenant_id = o.tenant_id and c.id = o.connection_id
+       where o.tenant_id = ${t} and o.id = any(${sql.param(ids)}::uuid[]) and c.erp_connection_id = ${erpId}
+      on conflict do nothing`),
+    db.execute<LedgerRow>(sql`
+      select o.id, o.status, o.version, o.data, l.status as ledger_status, l.reference
+        from orders o
+        join erp_push_ledger l on l.tenant_id = o.tenant_id and l.order_id = o.id and l.erp_connection_id = ${erpId}
+       where o.tenant_id = ${t} and o.id = any(${sql.param(ids)}::uuid[])`),
+    db.execute<{ kind: "sku" | "warehouse" | "logistics"; source: string; target: string }>(sql`
+      select kind, source, target from erp_mappings
+       where tenant_id = ${t} and erp_connection_id = ${erpId}
+         and (kind <> 'sku' or source in (
+           select line->>'sku' from orders o, jsonb_array_elements(o.data->'lines') as line
+            where o.tenant_id = ${t} and o.id = any(${sql.param(ids)}::uuid[])))`),
+  ]);
+  const mappings: ErpMappings = { sku: new Map(), warehouse: new Map(), logistics: new Map() };
+  for (const row of mappingRows.rows) (mappings[row.kind] as Map<string, string>).set(row.source, row.target);
+
+  const alreadyCreated: string[] = [];
+  const toLookUp: LedgerRow[] = [];
+  const toPost: LedgerRow[] = [];
+  for (const row of loaded.rows) {
+    if (row.ledger_status === "created") {
+      alreadyCreated.push(row.id);
+      continue;
+    }
+    const replaying = input.trigger === "replay";
+    const pushable = row.status === "created" || (replaying && row.status === "failed");
+    if (!pushable || (row.ledger_status === "rejected" && !replaying)) {
+      summary.skipped += 1;
+      continue;
+    }
+    (row.ledger_status === "in_flight" ? toLookUp : toPost).push(row);
+  }
+  summary.skipped += ids.length - loaded.rows.length;
+
+  const adapter = erpAdapterFor(ctx, erp);
+  const outcomes = new Map<string, ErpPushResult>();
+  const byReference = new Map(loaded.rows.map((row) => [row.reference, row]));
+  const confirmedIds = new Set<string>();
+  try {
+    if (toLookUp.length > 0) {
+      const found = await adapter.findOrders(toLookUp.map((row) => row.reference));
+      for (const row of toLookUp) {
+        const hit = found.get(row.reference);
+        if (hit)
+          outcomes.set(row.id, {
+            reference: row.reference,
+            outcome: "duplicate",
+            erpOrderId: hit.erpOrderId,
+          });
+        else toPost.push(row);
+      }
+      summary.confirmed = outcomes.size;
+    }
+  } catch (error) {
+    summary.retryError = error;
+  }
+
+  // Map every order to the ERP's shape; a problem (no SKU, unmapped SKU) is a refusal we can see ourselves.
+  const ready: ErpOrderInput[] = [];
+  for (const row of summary.retryError === undefined ? toPost : []) {
+    if (input.edited && input.edited.orderId === row.id) {
+      ready.push({ ...input.edited.input, reference: row.reference });
+      continue;
+    }
+    const built = buildErpOrderInput(row.data, {
+      reference: row.reference,
+      mappings,
+      requireSkuMapping: settings.requireSkuMapping,
+      erpStoreId: settings.erpStoreId,
+    });
+    if (built.ok) ready.push(built.value);
+    else
+      outcomes.set(row.id, {
+        reference: row.reference,
+        outcome: "rejected",
+        code: "MAPPING",
+        message: built.problem,
+      });
+  }
+
+  if (ready.length > 0) {
+    await tenantBatch(ctx.db.http, t, (db) => [
+      db.execute(sql`
+        update erp_push_ledger l
+           set status = 'in_flight', attempts = l.attempts + 1, last_attempt_at = now(), pushed_version = o.version,
+               updated_at = now()
+          from orders o
+         where l.tenant_id = ${t} and l.erp_connection_id = ${erpId} and o.tenant_id = l.tenant_id
+           and o.id = l.order_id and l.reference = any(${sql.param(ready.map((r) => r.reference))}::text[])`),
+    ]);
+    summary.calls = await postInBatches(adapter, ready, settings.batchSize, outcomes, byReference, summary);
+  }
+
+  await recordPushOutcomes(ctx, {
+    tenantId: t,
+    erpConnectionId: erpId,
+    trigger: input.trigger,
+    outcomes,
+    alreadyCreated,
+    inputs: new Map(ready.map((r) => [r.reference, r])),
+    confirmedIds,
+    summary,
+  });
+  return summary;
+}
+
+async function postInBatches(
+  adapter: ErpAdapter,
+  ready: ErpOrderInput[],
+  batchSize: number,
+  outcomes: Map<string, ErpPushResult>,
+  byReference: Map<string, LedgerRow>,
+  summary: PushSummary,
+): Promise<number> {
+  const size = Math.max(1, Math.min(batchSize, adapter.maxBatchSize));
+  let calls = 0;
+  for (let i = 0; i < ready.length; i += size) {
+    const chunk = ready.slice(i, i + size);
+    try {
+      calls += 1;
+      const results = await adapter.pushOrders(chunk);
+      for (const result of results) {
+        const row = byReference.get(result.reference);
+        if (row) outcomes.set(row.id, result);
+      }
+    } catch (error) {
+      // Nothing more is posted: the ledger keeps these `in_flight`, so the retry looks them up first.
+      summary.retryError = error;
+      break;
+    }
+  }
+  return calls;
+}
+
+async function recordPushOutcomes(
+  ctx: ServiceContext,
+  input: {
+    tenantId: string;
+    erpConnectionId: string;
+    trigger: SyncTrigger;
+    outcomes: Map<string, ErpPushResult>;
+    alreadyCreated: string[];
+    inputs: Map<string, ErpOrderInput>;
+    confirmedIds: Set<string>;
+    summary: PushSummary;
+  },
+): Promise<void> {
+  const t = input.tenantId;
+  const actor: Actor = ctx.actor ?? { type: "system", name: "erp-push" };
+  const accepted: { order_id: string; erp_order_id: string }[] = [];
+  const refused: { orderId: string; reference: string; error: string }[] = [];
+  for (const [orderId, outcome] of input.outcomes) {
+    if (outcome.outcome === "rejected") {
+      refused.push({ orderId, reference: outcome.reference, error: `${outcome.code}: ${outcome.message}` });
+      input.summary.rejected += 1;
+    } else {
+      accepted.push({ order_id: orderId, erp_order_id: outcome.erpOrderId });
+      if (input.confirmedIds.has(orderId)) input.summary.confirmed += 1;
+      else if (outcome.outcome === "created") input.summary.created += 1;
+      else input.summary.duplicate += 1;
+    }
+  }
+  const syncedIds = [...accepted.map((a) => a.order_id), ...input.alreadyCreated];
+  const retryText = input.summary.retryError === undefined ? null : errorText(input.summary.retryError);
+  await tenantBatch(ctx.db.http, t, (db) => [
+    db.execute(sql`
+      update erp_push_ledger l
+         set status = 'created', erp_order_id = x.erp_order_id, confirmed_at = now(), last_error = null,
+             updated_at = now()
+        from jsonb_to_recordset(${JSON.stringify(accepted)}::jsonb) as x(order_id uuid, erp_order_id text)
+       where l.tenant_id = ${t} and l.erp_connection_id = ${input.erpConnectionId} and l.order_id = x.order_id`),
+    transitionOrdersStatement(db, {
+      tenantId: t,
+      orderIds: syncedIds,
+      to: "synced",
+      actor,
+      reason: "created in the ERP",
+    }),
+    resolveSyncFailures(db, { tenantId: t, fingerprints: syncedIds.map((id) => `push:${id}`), actor }),
+    db.execute(sql`
+      update erp_push_ledger l
+         set status = 'rejected', last_error = x.error, updated_at = now()
+        from jsonb_to_recordset(${JSON.stringify(refused.map((r) => ({ order_id: r.orderId, error: r.error })))}::jsonb)
+             as x(order_id uuid, error text)
+       where l.tenant_id = ${t} and l.erp_connection_id = ${input.erpConnectionId} and l.order_id = x.order_id`),
+    transitionOrdersStatement(db, {
+      tenantId: t,
+      orderIds: refused.map((r) => r.orderId),
+      to: "failed",
+      actor,
+      reason: "refused by the ERP",
+    }),
+    ...refused.map((r) =>
+      upsertSyncFailure(db, {
+        tenantId: t,
+        connectionId: input.erpConnectionId,
+        operation: "push",
+        fingerprint: `push:${r.orderId}`,
+        orderId: r.orderId,
+        payload: editablePushPayload(t, input.erpConnectionId, r, input.inputs),
+        errorKind: "permanent",
+        error: r.error,
+      }),
+    ),
+    db.execute(sql`
+      update erp_push_ledger set last_error = ${retryText}, updated_at = now()
+       where tenant_id = ${t} and erp_connection_id = ${input.erpConnectionId} and status = 'in_flight'
+         and ${retryText !== null}
+         and reference = any(${sql.param([...input.inputs.keys()])}::text[])`),
+    db.execute(sql`
+      insert into sync_jobs (tenant_id, connection_id, type, resource, trigger, status, attempts, items_processed,
+                             params, last_error, started_at, finished_at)
+      values (${t}, ${input.erpConnectionId}, 'push', 'orders', ${input.trigger},
+              ${retryText === null ? "succeeded" : "failed"}, 1, ${accepted.length + refused.length},
+              ${JSON.stringify({ calls: input.summary.calls, rejected: refused.length, confirmed: input.summary.confirmed })}::jsonb,
+              ${retryText}, now(), now())`),
+  ]);
+}
+
+/** The failure's payload: the exact ERP order as it would be sent, so a person fixes the data and replays. */
+function editablePushPayload(
+  tenantId: string,
+  erpConnectionId: string,
+  refused: { orderId: string; reference: string },
+  inputs: Map<string, ErpOrderInput>,
+): Record<string, unknown> {
+  const sent = inputs.get(refused.reference);
+  if (sent) {
+    return {
+      type: "order.push_edited",
+      tenantId,
+      erpConnectionId,
+      orderId: refused.orderId,
+      input: sent,
+      trigger: "replay",
+    };
+  }
+  // Refused before sending (a mapping problem): replaying re-reads the order and the mappings.
+  return { type: "orders.push", tenantId, erpConnectionId, orderIds: [refused.orderId], trigger: "replay" };
+}

@@ -42,6 +42,11 @@ export default defineConfig({
                 JWT_SIGNING_KEYS: inject("jwtSigningKeys"),
                 CREDENTIALS_KEYS: inject("credentialsKeys"),
                 WECHAT_API_BASE: inject("wechatApiBase"),
+                SHOPIFY_API_BASE: `${inject("shopifyFakeUrl")}/shops/{shop}`,
+                LINGXING_API_BASE: inject("lingxingFakeUrl"),
+                // Short enough that timeout and breaker paths run in a test's time.
+                UPSTREAM_TIMEOUT_MS: "1500",
+                BREAKER_OPEN_MS: "1000",
               },
             },
           })),

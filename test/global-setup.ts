@@ -13,6 +13,8 @@ import {
 } from "../dev/migrate.ts";
 import { startNeonGateway } from "../dev/neon-gateway.ts";
 import { startUpstashGateway } from "../dev/upstash-gateway.ts";
+import { startLingxingFake } from "./fakes/lingxing.ts";
+import { startShopifyFake } from "./fakes/shopify.ts";
 import { startWechatFake } from "./fakes/wechat.ts";
 
 const requireCjs = createRequire(import.meta.url);
@@ -31,6 +33,10 @@ declare module "vitest" {
     credentialsKeys: string;
     /** The WeChat fake (test/fakes/wechat.ts): the Worker's WECHAT_API_BASE; tests drive it via /__control/. */
     wechatApiBase: string;
+    /** The Shopify fake's origin (control API under /__control/); the Worker's SHOPIFY_API_BASE is `${it}/shops/{shop}`. */
+    shopifyFakeUrl: string;
+    /** The Lingxing fake (test/fakes/lingxing.ts): the Worker's LINGXING_API_BASE; control API under /__control/. */
+    lingxingFakeUrl: string;
   }
 }
 
@@ -53,6 +59,8 @@ export default async function setup(project: TestProject) {
   });
   const upstash = await startUpstashGateway({ redisUrl, token });
   const wechat = await startWechatFake();
+  const shopify = await startShopifyFake();
+  const lingxing = await startLingxingFake();
 
   project.provide("databaseUrl", withDatabase(adminUrl, dbName, "tradewind_app"));
   project.provide("ownerDatabaseUrl", ownerUrl);
@@ -64,9 +72,17 @@ export default async function setup(project: TestProject) {
   project.provide("jwtSigningKeys", testSigningKeys());
   project.provide("credentialsKeys", `test1:${randomBytes(32).toString("base64")}`);
   project.provide("wechatApiBase", wechat.url);
+  project.provide("shopifyFakeUrl", shopify.url);
+  project.provide("lingxingFakeUrl", lingxing.url);
 
   return async () => {
-    await Promise.allSettled([neon.close(), upstash.close(), wechat.close()]);
+    await Promise.allSettled([
+      neon.close(),
+      upstash.close(),
+      wechat.close(),
+      shopify.close(),
+      lingxing.close(),
+    ]);
     await dropDatabase(adminUrl, dbName);
     const redis = createClient({ url: redisUrl, RESP: 2 });
     await redis.connect();

@@ -27,7 +27,7 @@ export const ErpOrderInput = z.object({
   /** Mapped ERP warehouse / logistics channel codes, when the tenant configured them. */
   warehouseCode: z.string().min(1).max(200).nullable(),
   logisticsChannelCode: z.string().min(1).max(200).nullable(),
-  /** ERP-side store id the order belongs to (Lingxing `sid`), from the connection settings. */
+  /** ERP-side store the order is filed under (Lingxing multi-platform `store_id`), from the connection settings. */
   erpStoreId: z.string().min(1).max(200).nullable(),
 });
 export type ErpOrderInput = z.infer<typeof ErpOrderInput>;

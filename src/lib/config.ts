@@ -26,6 +26,8 @@ export interface AppConfig {
   /** Shopify Admin API origin template; `{shop}` is replaced by the shop domain. */
   shopifyApiBase: string;
   lingxingApiBase: string;
+  /** Every call to a channel or ERP: its timeout, and when its endpoint's circuit breaker opens. */
+  upstream: { timeoutMs: number; breakerFailureThreshold: number; breakerOpenMs: number };
 }
 
 export interface AuthConfig {
@@ -86,6 +88,9 @@ export type ConfigSource = Pick<
   | "WECHAT_API_BASE"
   | "SHOPIFY_API_BASE"
   | "LINGXING_API_BASE"
+  | "UPSTREAM_TIMEOUT_MS"
+  | "BREAKER_FAILURE_THRESHOLD"
+  | "BREAKER_OPEN_MS"
 >;
 
 const cache = new WeakMap<object, AppConfig>();
@@ -129,6 +134,11 @@ export function readConfig(env: ConfigSource): AppConfig {
     wechatApiBase: nonEmpty(env.WECHAT_API_BASE) ?? "https://api.weixin.qq.com",
     shopifyApiBase: nonEmpty(env.SHOPIFY_API_BASE) ?? "https://{shop}",
     lingxingApiBase: nonEmpty(env.LINGXING_API_BASE) ?? "https://openapi.lingxing.com",
+    upstream: {
+      timeoutMs: positiveInt(env.UPSTREAM_TIMEOUT_MS, 15_000),
+      breakerFailureThreshold: positiveInt(env.BREAKER_FAILURE_THRESHOLD, 5),
+      breakerOpenMs: positiveInt(env.BREAKER_OPEN_MS, 30_000),
+    },
   };
   cache.set(env, config);
   return config;

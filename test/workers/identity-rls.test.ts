@@ -17,6 +17,14 @@ const TABLES = [
   "wechat_identities",
   "staff_applications",
   "domain_events",
+  // Integration hub tables read and written by the orders and sync APIs.
+  "orders",
+  "order_transitions",
+  "erp_push_ledger",
+  "shipments",
+  "invoices",
+  "sync_jobs",
+  "sync_failures",
 ] as const;
 
 describe("row-level security on every identity table", () => {

@@ -32,8 +32,42 @@ async function snapshot(tenantId: string): Promise<string> {
     sql`select * from auth_sessions where tenant_id = ${tenantId} order by id`,
     sql`select * from staff_applications where tenant_id = ${tenantId} order by id`,
     sql`select id, status, settings from tenants where id = ${tenantId}`,
+    sql`select * from connections where tenant_id = ${tenantId} order by id`,
+    sql`select * from sync_streams where tenant_id = ${tenantId} order by connection_id, resource`,
+    sql`select * from erp_mappings where tenant_id = ${tenantId} order by id`,
+    sql`select * from orders where tenant_id = ${tenantId} order by id`,
+    sql`select * from order_transitions where tenant_id = ${tenantId} order by id`,
+    sql`select * from sync_jobs where tenant_id = ${tenantId} order by id`,
+    sql`select * from sync_failures where tenant_id = ${tenantId} order by id`,
   ]);
   return JSON.stringify(parts);
+}
+
+/** Hub rows of a tenant that only the owner can create: an order, a sync job and a failed push of that order. */
+async function hubRows(tenantId: string, shopId: string, erpId: string, customer: string) {
+  const sql = ownerSql();
+  const [order] = await sql`
+    insert into orders (tenant_id, connection_id, channel, store_id, external_id, external_number, currency,
+                        total_minor, customer_name, search_text, data, placed_at, channel_updated_at)
+    values (${tenantId}, ${shopId}, 'shopify', 'b.myshopify.com', ${crypto.randomUUID()}, '#B-1', 'USD', 100,
+            ${customer}, ${`#b-1 ${customer.toLowerCase()}`}, '{}', now(), now())
+    returning id`;
+  const [job] = await sql`
+    insert into sync_jobs (tenant_id, connection_id, type, resource, trigger, last_error)
+    values (${tenantId}, ${shopId}, 'pull', 'orders', 'cron', ${`${customer} error`}) returning id`;
+  const payload = {
+    type: "orders.push",
+    tenantId,
+    erpConnectionId: erpId,
+    orderIds: [String(order?.id)],
+    trigger: "cron",
+  };
+  const [failure] = await sql`
+    insert into sync_failures (tenant_id, connection_id, operation, fingerprint, order_id, payload, error_kind, last_error)
+    values (${tenantId}, ${erpId}, 'push', ${`push:${String(order?.id)}`}, ${String(order?.id)},
+            ${JSON.stringify(payload)}::jsonb, 'permanent', ${`${customer} error`})
+    returning id`;
+  return { order: String(order?.id), job: String(job?.id), failure: String(failure?.id), payload };
 }
 
 describe("tenant isolation across every identity endpoint", () => {
@@ -60,9 +94,36 @@ describe("tenant isolation across every identity endpoint", () => {
       await call("/api/v1/auth/sessions", bearer(b.token)),
     );
     const bSession = bSessions.data?.items[0]?.id ?? "";
+    const bErp = await created("/api/v1/connections", b.token, {
+      provider: "lingxing",
+      account: `ak-b-${crypto.randomUUID().slice(0, 8)}`,
+      displayName: "B ERP",
+      credentials: { appId: "ak-b", appSecret: "b-lingxing-secret" },
+    });
+    const bShop = await created("/api/v1/connections", b.token, {
+      provider: "shopify",
+      account: `b-${crypto.randomUUID().slice(0, 8)}.myshopify.com`,
+      displayName: "B shop",
+      credentials: { accessToken: "shpat_b_shop_token_0001" },
+      erpConnectionId: bErp.id,
+    });
+    const bMapping = await created(`/api/v1/connections/${bErp.id}/mappings`, b.token, {
+      kind: "sku",
+      source: "B-SKU",
+      target: "B-TARGET",
+    });
+    const bHub = await hubRows(b.tenant.id, bShop.id, bErp.id, "B Person");
     const aKey = await created("/api/v1/api-keys", a.token, {
       name: "A key",
-      scopes: ["users:admin", "roles:admin", "organizations:write", "applications:review", "api_keys:admin"],
+      scopes: [
+        "users:admin",
+        "roles:admin",
+        "organizations:write",
+        "applications:review",
+        "api_keys:admin",
+        "sync:admin",
+        "orders:write",
+      ],
     });
 
     const matrix: Row[] = [
@@ -81,6 +142,30 @@ describe("tenant isolation across every identity endpoint", () => {
       { method: "POST", path: `/api/v1/applications/${bApplication}/approve`, body: {} },
       { method: "POST", path: `/api/v1/applications/${bApplication}/reject`, body: { reason: "pwned" } },
       { method: "DELETE", path: `/api/v1/api-keys/${bKey.id}` },
+      { method: "GET", path: `/api/v1/connections/${bShop.id}` },
+      { method: "PATCH", path: `/api/v1/connections/${bShop.id}`, body: { displayName: "pwned" } },
+      { method: "DELETE", path: `/api/v1/connections/${bShop.id}` },
+      { method: "GET", path: `/api/v1/connections/${bErp.id}/mappings` },
+      {
+        method: "POST",
+        path: `/api/v1/connections/${bErp.id}/mappings`,
+        body: { kind: "sku", source: "pwned", target: "pwned" },
+      },
+      {
+        method: "PUT",
+        path: `/api/v1/connections/${bErp.id}/mappings`,
+        body: { mappings: [{ kind: "sku", source: "B-SKU", target: "pwned" }] },
+      },
+      { method: "PATCH", path: `/api/v1/mappings/${bMapping.id}`, body: { target: "pwned" } },
+      { method: "DELETE", path: `/api/v1/mappings/${bMapping.id}` },
+      { method: "GET", path: `/api/v1/orders/${bHub.order}` },
+      { method: "POST", path: `/api/v1/orders/${bHub.order}/hold`, body: { reason: "pwned" } },
+      { method: "POST", path: `/api/v1/orders/${bHub.order}/release`, body: {} },
+      { method: "GET", path: `/api/v1/sync/jobs/${bHub.job}` },
+      { method: "GET", path: `/api/v1/sync/failures/${bHub.failure}` },
+      { method: "PATCH", path: `/api/v1/sync/failures/${bHub.failure}`, body: { payload: bHub.payload } },
+      { method: "POST", path: `/api/v1/sync/failures/${bHub.failure}/replay` },
+      { method: "POST", path: `/api/v1/sync/failures/${bHub.failure}/resolve`, body: {} },
       { method: "GET", path: `/api/v1/tenants/${b.tenant.id}`, expect: 403 },
       { method: "POST", path: `/api/v1/tenants/${b.tenant.id}/suspend`, body: {}, expect: 403 },
       { method: "POST", path: `/api/v1/tenants/${b.tenant.id}/reactivate`, expect: 403 },
@@ -123,6 +208,19 @@ describe("tenant isolation across every identity endpoint", () => {
     await created("/api/v1/roles", b.token, { name: "B-only role", permissions: ["users:read"] });
     await created("/api/v1/organizations", b.token, { name: "B-only org" });
     await created("/api/v1/api-keys", b.token, { name: "B-only key", scopes: ["users:read"] });
+    const bOnlyErp = await created("/api/v1/connections", b.token, {
+      provider: "lingxing",
+      account: "B-only-erp",
+      displayName: "B-only ERP",
+      credentials: { appId: "B-only-erp", appSecret: "B-only-secret" },
+    });
+    const bOnlyShop = await created("/api/v1/connections", b.token, {
+      provider: "shopify",
+      account: `b-only-${crypto.randomUUID().slice(0, 8)}.myshopify.com`,
+      displayName: "B-only shop",
+      credentials: { accessToken: "shpat_b_only_token_01" },
+    });
+    await hubRows(b.tenant.id, bOnlyShop.id, bOnlyErp.id, "B-only customer");
     const bAppId = `wx${Array.from(crypto.getRandomValues(new Uint8Array(8)), (x) => x.toString(16).padStart(2, "0")).join("")}`;
     // The settings PUT proves the pair with WeChat first: the mini-program must exist at the WeChat fake.
     const registered = await fetch(`${inject("wechatApiBase")}/__control/apps`, {
@@ -147,6 +245,13 @@ describe("tenant isolation across every identity endpoint", () => {
       "/api/v1/api-keys",
       "/api/v1/auth/sessions",
       "/api/v1/settings/wechat",
+      "/api/v1/connections",
+      "/api/v1/orders",
+      "/api/v1/orders?search=b-only",
+      "/api/v1/sync/jobs",
+      "/api/v1/sync/failures?status=open,replaying,resolved",
+      "/api/v1/sync/failures?search=b-only",
+      "/api/v1/sync/status",
     ]) {
       const response = await call(path, bearer(a.token));
       const text = await response.text();

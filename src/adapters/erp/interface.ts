@@ -34,6 +34,6 @@ export interface ErpAdapter {
   findOrders(references: string[]): Promise<Map<string, ErpOrderStatus>>;
   /** Shipments (with tracking) of orders with these references; orders not yet shipped are absent. */
   listShipments(references: string[]): Promise<Shipment[]>;
-  /** Invoices issued for orders with these references. */
-  listInvoices(references: string[]): Promise<Invoice[]>;
+  /** Invoices issued for orders with these references, where the ERP has sales invoices (Lingxing has none). */
+  listInvoices?(references: string[]): Promise<Invoice[]>;
 }

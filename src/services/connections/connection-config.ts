@@ -36,8 +36,13 @@ export const ErpSettings = z.strictObject({
   batchSize: z.number().int().min(1).max(200).default(50),
   /** How often shipments are polled for write-back. */
   shipmentPollMinutes: z.number().int().min(1).max(1440).default(5),
-  /** ERP-side store id orders are filed under (Lingxing `sid`). */
+  /** ERP-side store orders are filed under (Lingxing multi-platform `store_id`). */
   erpStoreId: z.string().min(1).max(200).nullable().default(null),
+  /**
+   * Requests in flight at once per Lingxing API (its token bucket: a request holds a token until it
+   * completes). Set to the capacity Lingxing grants the app for its order APIs.
+   */
+  requestConcurrency: z.number().int().min(1).max(20).default(1),
   /** When true, an order line whose SKU has no mapping fails the push; else the channel SKU is used as is. */
   requireSkuMapping: z.boolean().default(false),
 });

@@ -1,4 +1,4 @@
-import { and, eq, inArray, ne, sql } from "drizzle-orm";
+import { and, eq, inArray, ne, type SQL, sql } from "drizzle-orm";
 import type { HttpDb } from "../../db/client";
 import { syncFailures } from "../../db/schema";
 import type { Actor } from "../context";
@@ -8,11 +8,12 @@ export type FailureKind = "permanent" | "auth" | "exhausted" | "invalid";
 
 export interface SyncFailureInput {
   tenantId: string;
-  connectionId: string | null;
+  /** A value, or a scalar subquery when only the database knows it (a shipment's channel connection). */
+  connectionId: string | null | SQL;
   operation: SyncOperation;
   /** Same work failing again shares a fingerprint: `push:<orderId>`, `pull:<connectionId>:<resource>`, … */
   fingerprint: string;
-  orderId?: string | null;
+  orderId?: string | null | SQL;
   /** The queue message that failed, as it would be replayed. */
   payload: Record<string, unknown>;
   errorKind: FailureKind;
@@ -21,7 +22,7 @@ export interface SyncFailureInput {
 }
 
 /** Keep the history bounded: the first errors explain the cause, the last ones the present. */
-const MAX_ERRORS_KEPT = 20;
+export const MAX_ERRORS_KEPT = 20;
 
 /**
  * One open failure per fingerprint: a repeat adds its error to the history of the open row (status back

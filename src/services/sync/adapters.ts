@@ -32,6 +32,13 @@ export function governorKey(provider: string, account: string): string {
  */
 const SHOPIFY_DEFAULT_BUCKET = { kind: "cost_bucket", maximumAvailable: 1000, restoreRate: 50 } as const;
 
+function breakerOf(ctx: ServiceContext) {
+  return {
+    failureThreshold: ctx.config.upstream.breakerFailureThreshold,
+    openMs: ctx.config.upstream.breakerOpenMs,
+  };
+}
+
 export function channelAdapterFor(ctx: ServiceContext, connection: SyncConnection): ChannelAdapter {
   switch (connection.provider) {
     case "shopify":
@@ -39,7 +46,15 @@ export function channelAdapterFor(ctx: ServiceContext, connection: SyncConnectio
         shopDomain: connection.account,
         credentials: { accessToken: String(connection.credentials.accessToken) },
         apiBase: ctx.config.shopifyApiBase,
-        gate: governorGate(ctx.governors, governorKey("shopify", connection.account), SHOPIFY_DEFAULT_BUCKET),
+        timeoutMs: ctx.config.upstream.timeoutMs,
+        gate: governorGate(
+          ctx.governors,
+          governorKey("shopify", connection.account),
+          SHOPIFY_DEFAULT_BUCKET,
+          {
+            breaker: breakerOf(ctx),
+          },
+        ),
       });
     default:
       throw new PreconditionFailedError(`Channel '${connection.provider}' has no adapter yet`);
@@ -54,12 +69,18 @@ export function erpAdapterFor(ctx: ServiceContext, connection: SyncConnection): 
       return createLingxingAdapter({
         credentials: { appId, appSecret: String(connection.credentials.appSecret) },
         apiBase: ctx.config.lingxingApiBase,
-        gate: governorGate(ctx.governors, governorKey("lingxing", appId), {
-          kind: "concurrency",
-          permits: settings.requestConcurrency ?? 1,
-          // Lingxing returns a held token after two minutes even when the request never completed.
-          leaseMs: 120_000,
-        }),
+        timeoutMs: ctx.config.upstream.timeoutMs,
+        gate: governorGate(
+          ctx.governors,
+          governorKey("lingxing", appId),
+          {
+            kind: "concurrency",
+            permits: settings.requestConcurrency ?? 1,
+            // Lingxing returns a held token after two minutes even when the request never completed.
+            leaseMs: 120_000,
+          },
+          { breaker: breakerOf(ctx) },
+        ),
         tokens: redisLingxingTokenStore(ctx, appId),
       });
     }

@@ -17,8 +17,9 @@ export function erpReferenceOf(orderId: string): string {
 
 /**
  * Applies a tenant's mappings to an order: SKUs to ERP product codes (or the SKU itself unless mapping is
- * required), the store to a warehouse, the shipping method to a logistics channel. Lines without a SKU,
- * or with quantity 0 (removed lines), are problems a person must solve, never guessed.
+ * required), the store to a warehouse, the shipping method to a logistics channel. Lines without a SKU
+ * and removed lines (quantity 0) are not sent; an order left with nothing to ship, or with a SKU the
+ * tenant requires a mapping for and has none, is a problem a person must solve, never guessed.
  */
 export function buildErpOrderInput(
   order: Order,
@@ -28,10 +29,9 @@ export function buildErpOrderInput(
   const lines: ErpOrderInput["lines"] = [];
   for (const line of order.lines) {
     if (line.quantity === 0) continue;
-    if (line.sku === null || line.sku.trim() === "") {
-      problems.push(`line "${line.title}" has no SKU`);
-      continue;
-    }
+    // A line without a SKU (gift wrapping, a tip, a custom item) is nothing a warehouse can pick:
+    // it stays on the order in Tradewind and is not sent to the ERP.
+    if (line.sku === null || line.sku.trim() === "") continue;
     const mapped = input.mappings.sku.get(line.sku);
     if (mapped === undefined && input.requireSkuMapping) {
       problems.push(`SKU "${line.sku}" has no ERP product mapping`);
@@ -44,7 +44,8 @@ export function buildErpOrderInput(
       unitPriceMinor: line.unitPriceMinor,
     });
   }
-  if (problems.length === 0 && lines.length === 0) problems.push("the order has no lines to fulfil");
+  if (problems.length === 0 && lines.length === 0)
+    problems.push("the order has no line with a SKU to fulfil");
   if (problems.length > 0) return { ok: false, problem: problems.join("; ") };
   const shipping = order.shippingLines[0];
   const logistics =

@@ -1,0 +1,705 @@
+import type * as z from "zod";
+import type { Order } from "../../../domain/commerce";
+import { backoffSeconds } from "../../../lib/backoff";
+import { UpstreamError } from "../../../lib/errors";
+import type { UpstreamFailureKind, UpstreamGate, UpstreamOutcome } from "../../../lib/upstream-gate";
+import type { ChannelAdapter, FulfillmentInput } from "../interface";
+import {
+  bulkOperationQuery,
+  bulkOperationRunQueryMutation,
+  type FulfillmentCreateInput,
+  fulfillmentCreateMutation,
+  fulfillmentStateQuery,
+  type GraphqlDocument,
+  maxOrdersPerPage,
+  orderLineItemsQuery,
+  ordersPageQuery,
+} from "./queries";
+import {
+  assembleBulkOrders,
+  orderFromPage,
+  ShopifyPayloadError,
+  toBulkExportStatus,
+  toOrder,
+} from "./transform";
+import {
+  bulkOperationDataSchema,
+  bulkOperationRunQueryDataSchema,
+  fulfillmentCreateDataSchema,
+  fulfillmentStateDataSchema,
+  graphqlResponseSchema,
+  orderLineItemsDataSchema,
+  ordersPageDataSchema,
+  type ShopifyFulfillmentState,
+  type ShopifyGraphqlError,
+  type ShopifyOrder,
+  type ShopifyUserError,
+} from "./types";
+
+/**
+ * Shopify channel adapter over the Admin GraphQL API (`POST {shop}/admin/api/{version}/graphql.json`,
+ * `X-Shopify-Access-Token`).
+ *
+ * Rate limits: Shopify meters each app+shop by calculated query cost in a leaky bucket. Every request
+ * first takes a permit from the `UpstreamGate` for its requested cost (computed from the document before it
+ * is sent, by Shopify's documented rules: see queries.ts) and returns it with what Shopify reported
+ * (`extensions.cost`: actual cost and `throttleStatus`), so the governor can refund the difference and
+ * track the real bucket.
+ *
+ * Failures:
+ * | Shopify answer                                   | kind         | retried here |
+ * |--------------------------------------------------|--------------|--------------|
+ * | 200 with errors[].extensions.code THROTTLED      | rate_limited | yes, after (requested − currentlyAvailable) / restoreRate |
+ * | 429 (Retry-After seconds)                        | rate_limited | yes, after Retry-After |
+ * | 5xx, network error, timeout, non-JSON body       | retryable    | queries: yes, jittered backoff; mutations: only after re-reading the state (fulfilments) |
+ * | 200 with INTERNAL_SERVER_ERROR                   | retryable    | same |
+ * | 401, 403, 200 with ACCESS_DENIED                 | auth         | no |
+ * | any other GraphQL error, userErrors, other 4xx   | permanent    | no |
+ * Requests already refused (THROTTLED, 429) were never executed, so even mutations are resent.
+ *
+ * The access token travels only in a request header: it is never part of a URL, a message or a cause.
+ */
+
+export interface ShopifyCredentials {
+  /** SECRET: the Admin API access token, sent as `X-Shopify-Access-Token`. */
+  accessToken: string;
+}
+
+/** The Admin API version every request names. Stable versions are supported for at least 12 months. */
+export const SHOPIFY_API_VERSION = "2026-10";
+
+const UPSTREAM = "shopify";
+const GRAPHQL_ENDPOINT = "graphql";
+/** Bulk result files live on Shopify's storage, not the GraphQL endpoint: they cost no query points. */
+const BULK_DOWNLOAD_ENDPOINT = "bulk-download";
+/** Shopify's advice when a 429 carries no Retry-After. */
+const DEFAULT_RETRY_AFTER_MS = 1000;
+/** How long to come back after Shopify refuses a second concurrent bulk query. */
+const BULK_IN_PROGRESS_RETRY_SECONDS = 60;
+
+export interface ShopifyAdapterInput {
+  /** e.g. "acme.myshopify.com". */
+  shopDomain: string;
+  credentials: ShopifyCredentials;
+  /** Origin template with "{shop}": "https://{shop}" in production, "http://127.0.0.1:PORT/shops/{shop}" for the fake. */
+  apiBase: string;
+  gate: UpstreamGate;
+  /** Per attempt, response body included. */
+  timeoutMs?: number;
+  /** Attempts for requests that are safe to resend, the first included. */
+  maxAttempts?: number;
+  fetch?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  /** Per attempt of a bulk result download (files can be large). */
+  downloadTimeoutMs?: number;
+  /** Backoff for retryable failures: full jitter between base and base·2^(n−1), capped. */
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+}
+
+/** An `UpstreamError` with `details.kind`, the classification services and the governor act on. */
+function upstreamError(
+  message: string,
+  kind: UpstreamFailureKind,
+  options: { retryAfterSeconds?: number; cause?: unknown } = {},
+): UpstreamError {
+  const error = new UpstreamError(message, {
+    upstream: UPSTREAM,
+    retryable: kind === "retryable" || kind === "rate_limited",
+    ...(options.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: options.retryAfterSeconds }),
+    ...(options.cause === undefined ? {} : { cause: options.cause }),
+  });
+  // UpstreamError's constructor has no `kind` yet; the details object is ours to complete.
+  if (error.details !== undefined) error.details.kind = kind;
+  return error;
+}
+
+/**
+ * The request may or may not have been executed (timeout, 5xx, connection lost after sending): a mutation
+ * must not be resent before the state is read again.
+ */
+class AmbiguousOutcomeError extends UpstreamError {}
+
+/** A failure worth another attempt, and how long to wait before it. */
+interface Transient {
+  error: UpstreamError;
+  waitMs: number;
+  /** True when the request may have been executed. */
+  ambiguous: boolean;
+}
+
+/** One round trip's result and what to tell the governor about it. */
+type RoundTrip = { outcome: UpstreamOutcome } & (
+  | { data: unknown }
+  | { transient: Transient }
+  | { fatal: UpstreamError }
+);
+
+export function createShopifyAdapter(input: ShopifyAdapterInput): ChannelAdapter & { shopDomain: string } {
+  const shopDomain = input.shopDomain.trim().toLowerCase();
+  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(shopDomain)) {
+    throw new RangeError(`Not a shop domain: "${input.shopDomain}"`);
+  }
+  if (!input.apiBase.includes("{shop}")) throw new RangeError('apiBase must contain "{shop}"');
+  const origin = input.apiBase.replace("{shop}", shopDomain).replace(/\/+$/, "");
+  const graphqlUrl = `${origin}/admin/api/${SHOPIFY_API_VERSION}/graphql.json`;
+  const accessToken = input.credentials.accessToken;
+  const gate = input.gate;
+  const timeoutMs = input.timeoutMs ?? 10_000;
+  const downloadTimeoutMs = input.downloadTimeoutMs ?? 120_000;
+  const maxAttempts = Math.max(1, input.maxAttempts ?? 4);
+  // Call through a closure: an unbound `fetch` taken off an object throws "Illegal invocation" in workerd.
+  const doFetch: typeof fetch = input.fetch ?? ((url, init) => fetch(url, init));
+  const sleep = input.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const random = input.random ?? Math.random;
+  const backoffBaseMs = input.backoffBaseMs ?? 250;
+  const backoffCapMs = input.backoffCapMs ?? 5000;
+
+  /** Removes the access token from any text that might leave this module. */
+  const scrub = (text: string) =>
+    accessToken.length >= 4 ? text.split(accessToken).join("[redacted]") : text;
+  const safeCause = (error: unknown): Error => {
+    if (!(error instanceof Error)) return new Error(scrub(String(error)));
+    const inner = error.cause instanceof Error ? ` (${error.cause.name}: ${error.cause.message})` : "";
+    const safe = new Error(scrub(`${error.message}${inner}`));
+    safe.name = error.name;
+    return safe;
+  };
+  // backoffSeconds is a unit-free formula below its 12 h clamp: fed milliseconds, it returns milliseconds.
+  const backoffMs = (attempt: number) =>
+    backoffSeconds(attempt, { baseSeconds: backoffBaseMs, capSeconds: backoffCapMs, random });
+
+  /** One GraphQL round trip under one permit; the permit is always returned with what happened. */
+  async function exchange(doc: GraphqlDocument, attempt: number): Promise<RoundTrip> {
+    const permit = await gate.acquire({ endpoint: GRAPHQL_ENDPOINT, cost: doc.cost });
+    let outcome: UpstreamOutcome = { ok: false, failure: "retryable" };
+    try {
+      const result = await roundTrip(doc, attempt);
+      outcome = result.outcome;
+      return result;
+    } finally {
+      // The governor's bookkeeping must not turn a Shopify answer into a failure.
+      await permit.release(outcome).catch(() => undefined);
+    }
+  }
+
+  async function roundTrip(doc: GraphqlDocument, attempt: number): Promise<RoundTrip> {
+    const op = doc.operation;
+    const signal = AbortSignal.timeout(timeoutMs);
+    const retryable = (error: UpstreamError, measured: Partial<UpstreamOutcome> = {}): RoundTrip => ({
+      transient: { error, waitMs: backoffMs(attempt), ambiguous: true },
+      outcome: { ok: false, failure: "retryable", ...measured },
+    });
+    const fatal = (
+      message: string,
+      kind: UpstreamFailureKind,
+      measured: Partial<UpstreamOutcome> = {},
+    ): RoundTrip => ({
+      fatal: upstreamError(message, kind),
+      outcome: { ok: false, failure: kind, ...measured },
+    });
+    const transportFailure = (error: unknown, phase: string) =>
+      retryable(
+        upstreamError(
+          signal.aborted
+            ? `Shopify ${op} timed out after ${timeoutMs} ms`
+            : `Shopify ${op} ${phase} (network error)`,
+          "retryable",
+          { cause: safeCause(error) },
+        ),
+      );
+
+    let response: Response;
+    try {
+      response = await doFetch(graphqlUrl, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json",
+          "x-shopify-access-token": accessToken,
+        },
+        body: JSON.stringify({ query: doc.query, variables: doc.variables }),
+        signal,
+      });
+    } catch (error) {
+      return transportFailure(error, "request failed");
+    }
+
+    const status = response.status;
+    if (status !== 200) {
+      await response.body?.cancel().catch(() => undefined);
+      if (status === 401 || status === 403) {
+        return fatal(
+          `Shopify refused the shop's access token (HTTP ${status}): reconnect the Shopify store`,
+          "auth",
+        );
+      }
+      if (status === 429) {
+        const retryAfterMs = retryAfterHeaderMs(response.headers.get("retry-after"));
+        return {
+          transient: {
+            error: upstreamError(`Shopify ${op} is rate limited (HTTP 429)`, "rate_limited", {
+              retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+            }),
+            waitMs: retryAfterMs,
+            ambiguous: false,
+          },
+          outcome: { ok: false, failure: "rate_limited", retryAfterMs },
+        };
+      }
+      if (status >= 500)
+        return retryable(upstreamError(`Shopify ${op} returned HTTP ${status}`, "retryable"));
+      const reason = status === 404 ? " (unknown shop or API version)" : "";
+      return fatal(`Shopify ${op} returned HTTP ${status}${reason}`, "permanent");
+    }
+
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      return transportFailure(error, "response was cut off");
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // A proxy's HTML error page: Shopify's edge was in trouble, not our request.
+      return retryable(upstreamError(`Shopify ${op} returned a body that is not JSON`, "retryable"));
+    }
+    const envelope = graphqlResponseSchema.safeParse(json);
+    if (!envelope.success) return fatal(`Shopify ${op} returned an unexpected envelope`, "permanent");
+    const cost = envelope.data.extensions?.cost;
+    const throttle = cost?.throttleStatus;
+    const actualCost = typeof cost?.actualQueryCost === "number" ? cost.actualQueryCost : undefined;
+    const measured: Partial<UpstreamOutcome> = {
+      ...(throttle === undefined ? {} : { throttle }),
+      ...(actualCost === undefined ? {} : { actualCost }),
+    };
+    const errors = envelope.data.errors ?? [];
+
+    if (errors.some(isThrottled)) {
+      const requested = typeof cost?.requestedQueryCost === "number" ? cost.requestedQueryCost : doc.cost;
+      // Exactly until the bucket holds this query's cost again.
+      const retryAfterMs =
+        throttle !== undefined && throttle.restoreRate > 0
+          ? Math.ceil((Math.max(0, requested - throttle.currentlyAvailable) / throttle.restoreRate) * 1000)
+          : DEFAULT_RETRY_AFTER_MS;
+      return {
+        transient: {
+          error: upstreamError(`Shopify ${op} was throttled (query cost ${requested})`, "rate_limited", {
+            retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+          }),
+          waitMs: retryAfterMs,
+          ambiguous: false,
+        },
+        outcome: { ok: false, failure: "rate_limited", retryAfterMs, ...measured },
+      };
+    }
+
+    if (errors.length > 0) {
+      const kind = classifyGraphqlErrors(errors);
+      const message = `Shopify ${op} failed: ${scrub(describeErrors(errors))}`;
+      // Released with Shopify's measurements too: the points were spent all the same.
+      return kind === "retryable"
+        ? retryable(upstreamError(message, kind), measured)
+        : fatal(message, kind, measured);
+    }
+
+    return { data: envelope.data.data, outcome: { ok: true, ...measured } };
+  }
+
+  /**
+   * Runs `doc` until it answers, resending after rate limits always and after ambiguous failures only
+   * when `safe` (queries). Parses `data` with `schema`.
+   */
+  async function graphql<T>(
+    doc: GraphqlDocument,
+    schema: z.ZodType<T>,
+    options: { safe: boolean },
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const result = await exchange(doc, attempt);
+      if ("fatal" in result) throw result.fatal;
+      if ("data" in result) {
+        const parsed = schema.safeParse(result.data);
+        if (!parsed.success) {
+          throw upstreamError(`Shopify ${doc.operation} returned data of an unexpected shape`, "permanent");
+        }
+        return parsed.data;
+      }
+      const { error, waitMs, ambiguous } = result.transient;
+      if (ambiguous && !options.safe) {
+        throw new AmbiguousOutcomeError(error.message, {
+          upstream: UPSTREAM,
+          retryable: true,
+          cause: error.cause,
+        });
+      }
+      if (attempt >= maxAttempts) throw error;
+      await sleep(waitMs);
+    }
+  }
+
+  function mapOrder(order: ShopifyOrder): Order {
+    try {
+      return toOrder(order, shopDomain);
+    } catch (error) {
+      if (error instanceof ShopifyPayloadError || error instanceof RangeError) {
+        throw upstreamError(`Shopify order ${order.name} could not be mapped: ${error.message}`, "permanent");
+      }
+      throw error;
+    }
+  }
+
+  async function remainingLineItems(order: ShopifyOrder, after: string | null): Promise<void> {
+    let cursor = after;
+    while (cursor !== null) {
+      const data = await graphql(
+        orderLineItemsQuery({ orderId: order.id, after: cursor }),
+        orderLineItemsDataSchema,
+        { safe: true },
+      );
+      if (data.order === null) return;
+      order.lineItems.push(...data.order.lineItems.nodes);
+      const page = data.order.lineItems.pageInfo;
+      cursor = page.hasNextPage ? page.endCursor : null;
+    }
+  }
+
+  async function downloadBulkRecords(url: string): Promise<unknown[]> {
+    for (let attempt = 1; ; attempt++) {
+      const permit = await gate.acquire({ endpoint: BULK_DOWNLOAD_ENDPOINT, cost: 0 });
+      let outcome: UpstreamOutcome = { ok: false, failure: "retryable" };
+      let transient: UpstreamError;
+      try {
+        const signal = AbortSignal.timeout(downloadTimeoutMs);
+        try {
+          // No access token: the file sits on Shopify's storage behind a signed URL.
+          const response = await doFetch(url, { method: "GET", signal });
+          if (response.status === 200) {
+            const records = await readJsonLines(response);
+            outcome = { ok: true };
+            return records;
+          }
+          await response.body?.cancel().catch(() => undefined);
+          if (response.status < 500) {
+            outcome = { ok: false, failure: "permanent" };
+            throw upstreamError(
+              `Shopify bulk export file returned HTTP ${response.status} (expired or invalid URL)`,
+              "permanent",
+            );
+          }
+          transient = upstreamError(`Shopify bulk export file returned HTTP ${response.status}`, "retryable");
+        } catch (error) {
+          if (error instanceof UpstreamError) throw error;
+          if (error instanceof SyntaxError) {
+            outcome = { ok: false, failure: "permanent" };
+            throw upstreamError("Shopify bulk export file holds a line that is not JSON", "permanent");
+          }
+          transient = upstreamError(
+            signal.aborted
+              ? `Shopify bulk export download timed out after ${downloadTimeoutMs} ms`
+              : "Shopify bulk export download failed (network error)",
+            "retryable",
+            { cause: safeCause(error) },
+          );
+        }
+      } finally {
+        await permit.release(outcome).catch(() => undefined);
+      }
+      if (attempt >= maxAttempts) throw transient;
+      await sleep(backoffMs(attempt));
+    }
+  }
+
+  async function readFulfillmentState(orderId: string): Promise<ShopifyFulfillmentState> {
+    const data = await graphql(fulfillmentStateQuery(orderId), fulfillmentStateDataSchema, { safe: true });
+    if (data.order === null) throw upstreamError(`Shopify order ${orderId} not found`, "permanent");
+    return data.order;
+  }
+
+  return {
+    channel: "shopify",
+    shopDomain,
+
+    async listOrdersUpdatedSince({ updatedSince, cursor, pageSize }) {
+      const since = isoTimestamp(updatedSince);
+      // Shopify refuses any query above 1,000 points, so the page is what the cost allows.
+      const first = Math.max(1, Math.min(Math.floor(pageSize), maxOrdersPerPage()));
+      const data = await graphql(
+        ordersPageQuery({ updatedSince: since, cursor, first }),
+        ordersPageDataSchema,
+        {
+          safe: true,
+        },
+      );
+      const orders: Order[] = [];
+      for (const node of data.orders.nodes) {
+        const order = orderFromPage(node);
+        const lines = node.lineItems.pageInfo;
+        if (lines.hasNextPage) await remainingLineItems(order, lines.endCursor);
+        orders.push(mapOrder(order));
+      }
+      const page = data.orders.pageInfo;
+      return { orders, nextCursor: page.hasNextPage ? page.endCursor : null };
+    },
+
+    async startOrdersBulkExport({ updatedSince }) {
+      // Not resent after an ambiguous failure: that could start a second export of the same orders.
+      const data = await graphql(
+        bulkOperationRunQueryMutation(isoTimestamp(updatedSince)),
+        bulkOperationRunQueryDataSchema,
+        { safe: false },
+      );
+      const { bulkOperation, userErrors } = data.bulkOperationRunQuery;
+      if (userErrors.length > 0) {
+        if (userErrors.some((e) => e.code === "OPERATION_IN_PROGRESS")) {
+          throw upstreamError(
+            `Shopify is already running a bulk export for this shop: ${describeUserErrors(userErrors)}`,
+            "rate_limited",
+            { retryAfterSeconds: BULK_IN_PROGRESS_RETRY_SECONDS },
+          );
+        }
+        throw upstreamError(
+          `Shopify refused the bulk export: ${describeUserErrors(userErrors)}`,
+          "permanent",
+        );
+      }
+      if (bulkOperation === null) throw upstreamError("Shopify started no bulk export", "permanent");
+      return { operationId: bulkOperation.id };
+    },
+
+    async getBulkExport(operationId) {
+      const data = await graphql(bulkOperationQuery(operationId), bulkOperationDataSchema, { safe: true });
+      if (data.bulkOperation === null) {
+        throw upstreamError(`Shopify bulk export ${operationId} not found`, "permanent");
+      }
+      return toBulkExportStatus(data.bulkOperation);
+    },
+
+    async readBulkExportOrders(url) {
+      const records = await downloadBulkRecords(url);
+      let orders: ShopifyOrder[];
+      try {
+        orders = assembleBulkOrders(records);
+      } catch (error) {
+        if (error instanceof ShopifyPayloadError) throw upstreamError(error.message, "permanent");
+        throw error;
+      }
+      return orders.map(mapOrder);
+    },
+
+    async createFulfillment(request) {
+      const orderId = request.orderExternalId;
+      const trackingNumbers = request.trackingNumbers.map((n) => n.trim()).filter((n) => n !== "");
+      if (trackingNumbers.length === 0) {
+        throw upstreamError("A Shopify fulfilment needs at least one tracking number", "permanent");
+      }
+      if (request.carrier.trim() === "")
+        throw upstreamError("A Shopify fulfilment needs a carrier", "permanent");
+      const trackingInfo: FulfillmentCreateInput["trackingInfo"] = {
+        company: request.carrier.trim(),
+        numbers: trackingNumbers,
+        ...(request.trackingUrl ? { urls: [request.trackingUrl] } : {}),
+      };
+
+      let sentBefore = false;
+      for (let round = 1; ; round++) {
+        const state = await readFulfillmentState(orderId);
+        const existing = fulfillmentCarrying(state, trackingNumbers);
+        // Found after our own unanswered attempt: that attempt created it.
+        if (existing !== null) return { fulfillmentId: existing, created: sentBefore };
+
+        const groups = planFulfillment(state, request.lines);
+        const created: string[] = [];
+        try {
+          for (const lineItemsByFulfillmentOrder of groups) {
+            sentBefore = true;
+            const data = await graphql(
+              fulfillmentCreateMutation({
+                lineItemsByFulfillmentOrder,
+                notifyCustomer: request.notifyCustomer,
+                trackingInfo,
+              }),
+              fulfillmentCreateDataSchema,
+              { safe: false },
+            );
+            const { fulfillment, userErrors } = data.fulfillmentCreate;
+            if (userErrors.length > 0) {
+              throw upstreamError(
+                `Shopify refused the fulfilment of order ${orderId}: ${describeUserErrors(userErrors)}`,
+                "permanent",
+              );
+            }
+            if (fulfillment === null) {
+              throw upstreamError(`Shopify created no fulfilment for order ${orderId}`, "permanent");
+            }
+            created.push(fulfillment.id);
+          }
+        } catch (error) {
+          if (error instanceof AmbiguousOutcomeError && round < maxAttempts) {
+            await sleep(backoffMs(round));
+            continue;
+          }
+          if (error instanceof AmbiguousOutcomeError) {
+            throw upstreamError(error.message, "retryable", { cause: error.cause });
+          }
+          throw error;
+        }
+        const [first] = created;
+        if (first === undefined)
+          throw upstreamError(`Nothing to fulfil on Shopify order ${orderId}`, "permanent");
+        return { fulfillmentId: first, created: true };
+      }
+    },
+  };
+}
+
+function isThrottled(error: ShopifyGraphqlError): boolean {
+  return error.extensions?.code === "THROTTLED" || error.message === "Throttled";
+}
+
+function classifyGraphqlErrors(errors: ShopifyGraphqlError[]): UpstreamFailureKind {
+  const codes = errors.map((e) => e.extensions?.code);
+  if (codes.includes("ACCESS_DENIED")) return "auth";
+  if (codes.includes("INTERNAL_SERVER_ERROR")) return "retryable";
+  return "permanent";
+}
+
+function describeErrors(errors: ShopifyGraphqlError[]): string {
+  return errors
+    .slice(0, 3)
+    .map((e) => (e.extensions?.code ? `${e.extensions.code}: ${e.message}` : e.message))
+    .join("; ")
+    .slice(0, 500);
+}
+
+function describeUserErrors(errors: ShopifyUserError[]): string {
+  return errors
+    .map((e) => (e.field && e.field.length > 0 ? `${e.field.join(".")}: ${e.message}` : e.message))
+    .join("; ")
+    .slice(0, 500);
+}
+
+function retryAfterHeaderMs(header: string | null): number {
+  const seconds = header === null ? Number.NaN : Number(header);
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.ceil(seconds * 1000) : DEFAULT_RETRY_AFTER_MS;
+}
+
+function isoTimestamp(value: string): string {
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) throw new RangeError(`Not a timestamp: "${value}"`);
+  return new Date(time).toISOString();
+}
+
+async function readJsonLines(response: Response): Promise<unknown[]> {
+  const records: unknown[] = [];
+  if (response.body === null) return records;
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  const take = (line: string) => {
+    if (line.trim() !== "") records.push(JSON.parse(line));
+  };
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    buffered += value;
+    let newline = buffered.indexOf("\n");
+    while (newline >= 0) {
+      take(buffered.slice(0, newline));
+      buffered = buffered.slice(newline + 1);
+      newline = buffered.indexOf("\n");
+    }
+  }
+  take(buffered);
+  return records;
+}
+
+const normaliseTracking = (value: string) => value.replace(/\s+/g, "").toUpperCase();
+
+/** The id of a fulfilment already carrying one of `trackingNumbers`, if any. */
+function fulfillmentCarrying(state: ShopifyFulfillmentState, trackingNumbers: string[]): string | null {
+  const wanted = new Set(trackingNumbers.map(normaliseTracking));
+  for (const fulfillment of state.fulfillments) {
+    if (
+      fulfillment.status === "CANCELLED" ||
+      fulfillment.status === "ERROR" ||
+      fulfillment.status === "FAILURE"
+    ) {
+      continue;
+    }
+    if (fulfillment.trackingInfo.some((t) => t.number !== null && wanted.has(normaliseTracking(t.number)))) {
+      return fulfillment.id;
+    }
+  }
+  return null;
+}
+
+type FulfillmentGroup = FulfillmentCreateInput["lineItemsByFulfillmentOrder"];
+
+/**
+ * What to put in each `fulfillmentCreate`: one call per location, since Shopify requires the fulfillment
+ * orders of one fulfilment to share their assigned location. Empty `lines` = every remaining line.
+ */
+function planFulfillment(
+  state: ShopifyFulfillmentState,
+  lines: FulfillmentInput["lines"],
+): FulfillmentGroup[] {
+  const open = state.fulfillmentOrders.nodes.filter(
+    (fo) =>
+      (fo.status === "OPEN" || fo.status === "IN_PROGRESS") &&
+      fo.lineItems.nodes.some((li) => li.remainingQuantity > 0),
+  );
+  const byLocation = new Map<string, FulfillmentGroup>();
+  const groupOf = (locationId: string) => {
+    const group = byLocation.get(locationId) ?? [];
+    byLocation.set(locationId, group);
+    return group;
+  };
+
+  if (lines.length === 0) {
+    if (open.length === 0) {
+      throw upstreamError(
+        `Shopify order ${state.id} has nothing left to fulfil (${state.displayFulfillmentStatus ?? "unknown status"})`,
+        "permanent",
+      );
+    }
+    for (const fo of open)
+      groupOf(fo.assignedLocation.location?.id ?? "").push({ fulfillmentOrderId: fo.id });
+    return [...byLocation.values()];
+  }
+
+  const remaining = new Map<string, number>();
+  for (const fo of open) for (const li of fo.lineItems.nodes) remaining.set(li.id, li.remainingQuantity);
+  const items = new Map<string, { locationId: string; items: { id: string; quantity: number }[] }>();
+  for (const line of lines) {
+    let wanted = line.quantity;
+    if (!Number.isInteger(wanted) || wanted <= 0) {
+      throw upstreamError(`Line ${line.externalLineId}: quantity must be a positive integer`, "permanent");
+    }
+    for (const fo of open) {
+      for (const li of fo.lineItems.nodes) {
+        if (wanted === 0 || li.lineItem.id !== line.externalLineId) continue;
+        const available = remaining.get(li.id) ?? 0;
+        const take = Math.min(available, wanted);
+        if (take === 0) continue;
+        remaining.set(li.id, available - take);
+        wanted -= take;
+        const entry = items.get(fo.id) ?? { locationId: fo.assignedLocation.location?.id ?? "", items: [] };
+        entry.items.push({ id: li.id, quantity: take });
+        items.set(fo.id, entry);
+      }
+    }
+    if (wanted > 0) {
+      throw upstreamError(
+        `Shopify order ${state.id}: line ${line.externalLineId} has ${line.quantity - wanted} of ${line.quantity} left to fulfil`,
+        "permanent",
+      );
+    }
+  }
+  for (const [fulfillmentOrderId, entry] of items) {
+    groupOf(entry.locationId).push({ fulfillmentOrderId, fulfillmentOrderLineItems: entry.items });
+  }
+  return [...byLocation.values()];
+}

@@ -1,0 +1,361 @@
+/**
+ * The GraphQL documents Tradewind sends to the Shopify Admin API, each built from one selection tree that
+ * renders the text AND yields its requested cost, so the estimate handed to the rate governor can never
+ * drift from what is sent.
+ *
+ * Shopify's documented cost rules ("GraphQL Admin API rate limits", calculated query cost):
+ * - scalar and enum fields: 0;
+ * - object fields: 1 plus their selection;
+ * - connections (and lists sized by `first`): 2 plus `first` × the cost of one element, an element being
+ *   1 plus its selection (`pageInfo` is covered by the 2);
+ * - a mutation: 10.
+ * A query whose requested cost exceeds 1,000 points is refused before it runs (MAX_COST_EXCEEDED),
+ * whatever the plan, so page sizes are derived from the cost, not only from the caller's wish.
+ */
+
+export const MAX_SINGLE_QUERY_COST = 1000;
+export const MUTATION_COST = 10;
+/** Shopify's largest page (`first`) for any connection. */
+export const MAX_PAGE_SIZE = 250;
+
+/** `first` is a literal or the name of a variable (without `$`). */
+type First = number | { variable: string };
+
+export type Field =
+  | string
+  | { kind: "object"; name: string; args?: string; selection: readonly Field[] }
+  | { kind: "connection"; name: string; first: First; args?: string; selection: readonly Field[] }
+  | { kind: "list"; name: string; first: number; selection: readonly Field[] };
+
+const object = (name: string, selection: readonly Field[], args?: string): Field => ({
+  kind: "object",
+  name,
+  selection,
+  ...(args === undefined ? {} : { args }),
+});
+const connection = (name: string, first: First, selection: readonly Field[], args?: string): Field => ({
+  kind: "connection",
+  name,
+  first,
+  selection,
+  ...(args === undefined ? {} : { args }),
+});
+const list = (name: string, first: number, selection: readonly Field[]): Field => ({
+  kind: "list",
+  name,
+  first,
+  selection,
+});
+
+/** "page" renders connections with `first` and `pageInfo`; "bulk" renders them bare, as bulk queries want. */
+type RenderMode = "page" | "bulk";
+
+function renderFirst(first: First): string {
+  return typeof first === "number" ? String(first) : `$${first.variable}`;
+}
+
+export function renderSelection(selection: readonly Field[], mode: RenderMode = "page"): string {
+  return selection.map((field) => renderField(field, mode)).join(" ");
+}
+
+function renderField(field: Field, mode: RenderMode): string {
+  if (typeof field === "string") return field;
+  const inner = renderSelection(field.selection, mode);
+  if (field.kind === "object") return `${field.name}${field.args ? `(${field.args})` : ""} { ${inner} }`;
+  if (field.kind === "list") return `${field.name}(first: ${field.first}) { ${inner} }`;
+  if (mode === "bulk")
+    return `${field.name}${field.args ? `(${field.args})` : ""} { edges { node { ${inner} } } }`;
+  const args = [`first: ${renderFirst(field.first)}`, ...(field.args ? [field.args] : [])].join(", ");
+  return `${field.name}(${args}) { pageInfo { hasNextPage endCursor } nodes { ${inner} } }`;
+}
+
+/** The requested cost of `selection` by Shopify's documented rules, `first` variables taken from `variables`. */
+export function requestedCost(selection: readonly Field[], variables: Record<string, unknown> = {}): number {
+  let total = 0;
+  for (const field of selection) {
+    if (typeof field === "string") continue;
+    const inner = requestedCost(field.selection, variables);
+    if (field.kind === "object") {
+      total += 1 + inner;
+      continue;
+    }
+    const first = typeof field.first === "number" ? field.first : variables[field.first.variable];
+    if (typeof first !== "number" || !Number.isInteger(first) || first < 0) {
+      throw new RangeError(`No page size for ${field.name}`);
+    }
+    total += 2 + first * (1 + inner);
+  }
+  return total;
+}
+
+const MONEY = [object("shopMoney", ["amount", "currencyCode"])];
+const money = (name: string): Field => object(name, MONEY);
+const ADDRESS: readonly Field[] = [
+  "name",
+  "company",
+  "address1",
+  "address2",
+  "city",
+  "province",
+  "provinceCode",
+  "zip",
+  "countryCodeV2",
+  "phone",
+];
+const TAX_LINE: readonly Field[] = ["title", "rate", money("priceSet")];
+
+export const LINE_ITEM_FIELDS: readonly Field[] = [
+  "id",
+  "sku",
+  "title",
+  "variantTitle",
+  "quantity",
+  "currentQuantity",
+  money("originalUnitPriceSet"),
+  money("totalDiscountSet"),
+  object("taxLines", TAX_LINE),
+  object("variant", ["id"]),
+  object("product", ["id"]),
+];
+
+export const SHIPPING_LINE_FIELDS: readonly Field[] = ["id", "title", "code", money("originalPriceSet")];
+
+/** Everything of an order except its connections (the part a bulk export writes on the order's own line). */
+const ORDER_SCALARS_AND_OBJECTS: readonly Field[] = [
+  "id",
+  "name",
+  "email",
+  "phone",
+  "createdAt",
+  "updatedAt",
+  "processedAt",
+  "cancelledAt",
+  "cancelReason",
+  "note",
+  "tags",
+  "discountCodes",
+  "currencyCode",
+  "displayFinancialStatus",
+  "displayFulfillmentStatus",
+  object("customer", ["id", "displayName"]),
+  object("shippingAddress", ADDRESS),
+  object("billingAddress", ADDRESS),
+  money("currentSubtotalPriceSet"),
+  money("currentShippingPriceSet"),
+  money("currentTotalTaxSet"),
+  money("currentTotalDiscountsSet"),
+  money("currentTotalPriceSet"),
+  object("currentTaxLines", TAX_LINE),
+];
+
+/**
+ * Line items fetched inline with each order of a page. Ten keeps a page of seven orders under the
+ * 1,000-point ceiling; orders with more lines get the rest through `orderLineItemsQuery`.
+ */
+export const LINE_ITEMS_PER_ORDER = 10;
+/** Shipping lines inline: orders rarely carry more than one. */
+export const SHIPPING_LINES_PER_ORDER = 5;
+
+/** One order as both pages and bulk exports select it (bulk rendering drops the `first`s). */
+const ORDER_FIELDS: readonly Field[] = [
+  ...ORDER_SCALARS_AND_OBJECTS,
+  connection("shippingLines", SHIPPING_LINES_PER_ORDER, SHIPPING_LINE_FIELDS),
+  connection("lineItems", LINE_ITEMS_PER_ORDER, LINE_ITEM_FIELDS),
+];
+
+export interface GraphqlDocument {
+  /** Operation name, for error messages and logs. */
+  operation: string;
+  query: string;
+  variables: Record<string, unknown>;
+  /** Requested cost by Shopify's rules: what the governor must hold before the request goes out. */
+  cost: number;
+}
+
+const ORDERS_PAGE_SELECTION: readonly Field[] = [
+  connection(
+    "orders",
+    { variable: "first" },
+    ORDER_FIELDS,
+    "after: $after, query: $query, sortKey: UPDATED_AT",
+  ),
+];
+
+/** The largest page of orders (with their inline lines) whose requested cost stays within Shopify's ceiling. */
+export function maxOrdersPerPage(): number {
+  const perOrder = requestedCost(ORDERS_PAGE_SELECTION, { first: 1 }) - 2;
+  return Math.max(1, Math.min(MAX_PAGE_SIZE, Math.floor((MAX_SINGLE_QUERY_COST - 2) / perOrder)));
+}
+
+/**
+ * Shopify search syntax: orders updated at or after `updatedSince`. Quoted because the timestamp holds
+ * colons, which the search parser would otherwise read as field separators.
+ */
+export function updatedSinceSearch(updatedSince: string): string {
+  return `updated_at:>='${updatedSince}'`;
+}
+
+export function ordersPageQuery(input: {
+  updatedSince: string;
+  cursor: string | null;
+  first: number;
+}): GraphqlDocument {
+  const variables = {
+    first: input.first,
+    after: input.cursor,
+    query: updatedSinceSearch(input.updatedSince),
+  };
+  return {
+    operation: "OrdersUpdatedSince",
+    query: `query OrdersUpdatedSince($first: Int!, $after: String, $query: String!) { ${renderSelection(ORDERS_PAGE_SELECTION)} }`,
+    variables,
+    cost: requestedCost(ORDERS_PAGE_SELECTION, variables),
+  };
+}
+
+const ORDER_LINE_ITEMS_SELECTION: readonly Field[] = [
+  object(
+    "order",
+    ["id", connection("lineItems", { variable: "first" }, LINE_ITEM_FIELDS, "after: $after")],
+    "id: $id",
+  ),
+];
+
+/** Lines per follow-up page: the most that fits the ceiling. */
+export function maxLineItemsPerPage(): number {
+  const perLine =
+    requestedCost(ORDER_LINE_ITEMS_SELECTION, { first: 1 }) -
+    requestedCost(ORDER_LINE_ITEMS_SELECTION, { first: 0 });
+  const fixed = requestedCost(ORDER_LINE_ITEMS_SELECTION, { first: 0 });
+  return Math.max(1, Math.min(MAX_PAGE_SIZE, Math.floor((MAX_SINGLE_QUERY_COST - fixed) / perLine)));
+}
+
+/** The rest of an order's line items, after the ones that came inline with the page. */
+export function orderLineItemsQuery(input: { orderId: string; after: string | null }): GraphqlDocument {
+  const variables = { id: input.orderId, first: maxLineItemsPerPage(), after: input.after };
+  return {
+    operation: "OrderLineItems",
+    query: `query OrderLineItems($id: ID!, $first: Int!, $after: String) { ${renderSelection(ORDER_LINE_ITEMS_SELECTION)} }`,
+    variables,
+    cost: requestedCost(ORDER_LINE_ITEMS_SELECTION, variables),
+  };
+}
+
+/** Bulk exports have no cost ceiling and no `first`: the whole filtered set, lines included. */
+export function ordersBulkQueryText(updatedSince: string): string {
+  const search = JSON.stringify(updatedSinceSearch(updatedSince));
+  const selection: readonly Field[] = [
+    {
+      kind: "connection",
+      name: "orders",
+      first: 0,
+      args: `query: ${search}, sortKey: UPDATED_AT`,
+      selection: ORDER_FIELDS,
+    },
+  ];
+  return `{ ${renderSelection(selection, "bulk")} }`;
+}
+
+export function bulkOperationRunQueryMutation(updatedSince: string): GraphqlDocument {
+  return {
+    operation: "BulkOrdersExport",
+    // groupObjects false: Shopify documents grouping as slower and likelier to time out; children are
+    // reassembled by `__parentId` instead.
+    query:
+      "mutation BulkOrdersExport($query: String!) { bulkOperationRunQuery(query: $query, groupObjects: false) { bulkOperation { id status } userErrors { field message code } } }",
+    variables: { query: ordersBulkQueryText(updatedSince) },
+    cost: MUTATION_COST,
+  };
+}
+
+const BULK_OPERATION_SELECTION: readonly Field[] = [
+  object(
+    "bulkOperation",
+    [
+      "id",
+      "status",
+      "errorCode",
+      "objectCount",
+      "rootObjectCount",
+      "url",
+      "partialDataUrl",
+      "createdAt",
+      "completedAt",
+    ],
+    "id: $id",
+  ),
+];
+
+export function bulkOperationQuery(operationId: string): GraphqlDocument {
+  const variables = { id: operationId };
+  return {
+    operation: "BulkOperationStatus",
+    query: `query BulkOperationStatus($id: ID!) { ${renderSelection(BULK_OPERATION_SELECTION)} }`,
+    variables,
+    cost: requestedCost(BULK_OPERATION_SELECTION, variables),
+  };
+}
+
+/** Fulfilments already on the order (to stay idempotent) and the open work still to fulfil. */
+export const FULFILLMENTS_CHECKED = 20;
+export const TRACKING_INFO_PER_FULFILLMENT = 5;
+export const FULFILLMENT_ORDERS_CHECKED = 5;
+export const LINES_PER_FULFILLMENT_ORDER = 50;
+
+const FULFILLMENT_STATE_SELECTION: readonly Field[] = [
+  object(
+    "order",
+    [
+      "id",
+      "displayFulfillmentStatus",
+      list("fulfillments", FULFILLMENTS_CHECKED, [
+        "id",
+        "status",
+        "createdAt",
+        list("trackingInfo", TRACKING_INFO_PER_FULFILLMENT, ["company", "number", "url"]),
+      ]),
+      connection("fulfillmentOrders", FULFILLMENT_ORDERS_CHECKED, [
+        "id",
+        "status",
+        object("assignedLocation", [object("location", ["id"])]),
+        connection("lineItems", LINES_PER_FULFILLMENT_ORDER, [
+          "id",
+          "remainingQuantity",
+          "totalQuantity",
+          object("lineItem", ["id"]),
+        ]),
+      ]),
+    ],
+    "id: $id",
+  ),
+];
+
+export function fulfillmentStateQuery(orderId: string): GraphqlDocument {
+  const variables = { id: orderId };
+  return {
+    operation: "OrderFulfillmentState",
+    query: `query OrderFulfillmentState($id: ID!) { ${renderSelection(FULFILLMENT_STATE_SELECTION)} }`,
+    variables,
+    cost: requestedCost(FULFILLMENT_STATE_SELECTION, variables),
+  };
+}
+
+export interface FulfillmentCreateInput {
+  lineItemsByFulfillmentOrder: {
+    fulfillmentOrderId: string;
+    /** Omitted = every remaining line of that fulfillment order. */
+    fulfillmentOrderLineItems?: { id: string; quantity: number }[];
+  }[];
+  notifyCustomer: boolean;
+  trackingInfo: { company: string; numbers: string[]; urls?: string[] };
+}
+
+export function fulfillmentCreateMutation(fulfillment: FulfillmentCreateInput): GraphqlDocument {
+  return {
+    operation: "CreateFulfillment",
+    query:
+      "mutation CreateFulfillment($fulfillment: FulfillmentInput!) { fulfillmentCreate(fulfillment: $fulfillment) { fulfillment { id status trackingInfo(first: 5) { company number url } } userErrors { field message } } }",
+    variables: { fulfillment },
+    cost: MUTATION_COST,
+  };
+}

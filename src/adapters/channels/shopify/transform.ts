@@ -1,0 +1,219 @@
+import type { Address, Order, OrderLine, ShippingLine, TaxLine } from "../../../domain/commerce";
+import { toMinorUnits } from "../../../domain/money";
+import type { BulkExportStatus } from "../interface";
+import {
+  lineItemSchema,
+  orderCoreSchema,
+  type ShopifyBulkOperation,
+  type ShopifyLineItem,
+  type ShopifyMailingAddress,
+  type ShopifyMoneyBag,
+  type ShopifyOrder,
+  type ShopifyPageOrder,
+  type ShopifyShippingLine,
+  type ShopifyTaxLine,
+  shippingLineSchema,
+} from "./types";
+
+/**
+ * Pure mapping from Shopify Admin GraphQL payloads to Tradewind's commerce DTOs.
+ *
+ * Which numbers: the order as it stands now (`current*` totals, `currentQuantity`), because an order edited
+ * or partly refunded after checkout must not be shipped as first placed. Shopify reports a line's discount
+ * and taxes for the quantity as ordered, so they are scaled to the current quantity.
+ *
+ * Currency: the shop's (`currencyCode`, `shopMoney`), never the buyer's presentment currency.
+ */
+
+/** Thrown when a payload breaks an invariant the mapping relies on (e.g. a money bag in another currency). */
+export class ShopifyPayloadError extends Error {
+  override readonly name = "ShopifyPayloadError";
+}
+
+/** "gid://shopify/LineItem/123" → "LineItem"; null for anything that is not a Shopify GID. */
+export function gidResource(gid: string): string | null {
+  const match = /^gid:\/\/shopify\/([A-Za-z]+)\/[^/]+$/.exec(gid);
+  return match?.[1] ?? null;
+}
+
+function minor(bag: ShopifyMoneyBag, currency: string, what: string): number {
+  if (bag.shopMoney.currencyCode !== currency) {
+    throw new ShopifyPayloadError(`${what} is in ${bag.shopMoney.currencyCode}, the order in ${currency}`);
+  }
+  return toMinorUnits(bag.shopMoney.amount, currency);
+}
+
+/** A per-line amount Shopify reports for the ordered quantity, scaled to the quantity still on the order. */
+function forCurrentQuantity(amount: number, ordered: number, current: number): number {
+  if (current === ordered) return amount;
+  if (ordered <= 0 || current <= 0) return 0;
+  return Math.round((amount * current) / ordered);
+}
+
+function toAddress(address: ShopifyMailingAddress | null): Address | null {
+  if (address === null) return null;
+  const blank = (value: string | null) => (value === null || value.trim() === "" ? null : value);
+  const mapped: Address = {
+    name: blank(address.name),
+    company: blank(address.company),
+    line1: blank(address.address1),
+    line2: blank(address.address2),
+    city: blank(address.city),
+    province: blank(address.province),
+    provinceCode: blank(address.provinceCode),
+    postalCode: blank(address.zip),
+    countryCode:
+      address.countryCodeV2 !== null && address.countryCodeV2.length === 2 ? address.countryCodeV2 : null,
+    phone: blank(address.phone),
+  };
+  return Object.values(mapped).every((value) => value === null) ? null : mapped;
+}
+
+function toTaxLine(line: ShopifyTaxLine, currency: string): TaxLine {
+  return {
+    title: line.title,
+    rate: line.rate !== null && line.rate >= 0 ? line.rate : null,
+    amountMinor: minor(line.priceSet, currency, `tax line "${line.title}"`),
+  };
+}
+
+function toOrderLine(line: ShopifyLineItem, currency: string): OrderLine {
+  const what = `line ${line.id}`;
+  const tax = line.taxLines.reduce((sum, taxLine) => sum + minor(taxLine.priceSet, currency, what), 0);
+  const current = Math.max(0, line.currentQuantity);
+  return {
+    externalLineId: line.id,
+    sku: line.sku !== null && line.sku.trim() !== "" ? line.sku.trim() : null,
+    title: line.title,
+    variantTitle: line.variantTitle !== null && line.variantTitle !== "" ? line.variantTitle : null,
+    productExternalId: line.product?.id ?? null,
+    variantExternalId: line.variant?.id ?? null,
+    quantity: current,
+    unitPriceMinor: minor(line.originalUnitPriceSet, currency, what),
+    discountMinor: Math.max(
+      0,
+      forCurrentQuantity(minor(line.totalDiscountSet, currency, what), line.quantity, current),
+    ),
+    taxMinor: Math.max(0, forCurrentQuantity(tax, line.quantity, current)),
+  };
+}
+
+function toShippingLine(line: ShopifyShippingLine, currency: string): ShippingLine {
+  return {
+    title: line.title,
+    code: line.code !== null && line.code !== "" ? line.code : null,
+    priceMinor: minor(line.originalPriceSet, currency, `shipping line "${line.title}"`),
+  };
+}
+
+/** Maps one Shopify order (all lines gathered) of the shop `shopDomain`. */
+export function toOrder(order: ShopifyOrder, shopDomain: string): Order {
+  const currency = order.currencyCode;
+  const shippingAddress = toAddress(order.shippingAddress);
+  const billingAddress = toAddress(order.billingAddress);
+  return {
+    channel: "shopify",
+    storeId: shopDomain,
+    externalId: order.id,
+    externalNumber: order.name,
+    currency,
+    customer: {
+      externalId: order.customer?.id ?? null,
+      email: order.email,
+      phone: order.phone,
+      name: order.customer?.displayName ?? shippingAddress?.name ?? billingAddress?.name ?? null,
+    },
+    shippingAddress,
+    billingAddress,
+    lines: order.lineItems.map((line) => toOrderLine(line, currency)),
+    shippingLines: order.shippingLines.map((line) => toShippingLine(line, currency)),
+    taxLines: order.currentTaxLines.map((line) => toTaxLine(line, currency)),
+    discountCodes: order.discountCodes,
+    subtotalMinor: minor(order.currentSubtotalPriceSet, currency, "subtotal"),
+    shippingMinor: minor(order.currentShippingPriceSet, currency, "shipping"),
+    taxMinor: minor(order.currentTotalTaxSet, currency, "tax"),
+    discountMinor: minor(order.currentTotalDiscountsSet, currency, "discounts"),
+    totalMinor: minor(order.currentTotalPriceSet, currency, "total"),
+    financialStatus: order.displayFinancialStatus,
+    fulfillmentStatus: order.displayFulfillmentStatus,
+    cancelledAt: order.cancelledAt,
+    // processedAt is when the sale happened (it differs from createdAt for imported orders).
+    placedAt: order.processedAt ?? order.createdAt,
+    updatedAt: order.updatedAt,
+    note: order.note !== null && order.note !== "" ? order.note : null,
+    tags: order.tags,
+  };
+}
+
+/** An order of a page, its inline connections flattened (more lines may still be due: see `lineItems.pageInfo`). */
+export function orderFromPage(node: ShopifyPageOrder): ShopifyOrder {
+  const { lineItems, shippingLines, ...core } = node;
+  return { ...core, lineItems: lineItems.nodes, shippingLines: shippingLines.nodes };
+}
+
+/**
+ * Rebuilds orders from the records of a bulk export (JSONL, one object per line). Nested connections come
+ * as records of their own pointing at their order through `__parentId`, in no guaranteed place in the file
+ * (`groupObjects: false`), and carry no connection name: the GID's resource type says what they are.
+ * Orders keep the file's order; children their order within their parent.
+ */
+export function assembleBulkOrders(records: Iterable<unknown>): ShopifyOrder[] {
+  const orders = new Map<string, ShopifyOrder>();
+  const children: { parentId: string; record: Record<string, unknown> }[] = [];
+  for (const record of records) {
+    if (typeof record !== "object" || record === null || Array.isArray(record)) {
+      throw new ShopifyPayloadError("Bulk export record is not a JSON object");
+    }
+    const fields = record as Record<string, unknown>;
+    const parentId = fields.__parentId;
+    if (typeof parentId === "string") {
+      children.push({ parentId, record: fields });
+      continue;
+    }
+    const core = orderCoreSchema.safeParse(fields);
+    if (!core.success)
+      throw new ShopifyPayloadError(`Bulk export order record is malformed: ${core.error.message}`);
+    orders.set(core.data.id, { ...core.data, lineItems: [], shippingLines: [] });
+  }
+  for (const { parentId, record } of children) {
+    const order = orders.get(parentId);
+    if (order === undefined)
+      throw new ShopifyPayloadError(`Bulk export record points at unknown parent ${parentId}`);
+    const id = typeof record.id === "string" ? record.id : "";
+    const kind = gidResource(id) ?? (typeof record.__typename === "string" ? record.__typename : null);
+    if (kind === "LineItem") {
+      const line = lineItemSchema.safeParse(record);
+      if (!line.success)
+        throw new ShopifyPayloadError(`Bulk export line item is malformed: ${line.error.message}`);
+      order.lineItems.push(line.data);
+    } else if (kind === "ShippingLine") {
+      const line = shippingLineSchema.safeParse(record);
+      if (!line.success)
+        throw new ShopifyPayloadError(`Bulk export shipping line is malformed: ${line.error.message}`);
+      order.shippingLines.push(line.data);
+    }
+    // Any other child type is a connection this mapping does not read.
+  }
+  return [...orders.values()];
+}
+
+const BULK_STATUS: Record<ShopifyBulkOperation["status"], BulkExportStatus["status"]> = {
+  CREATED: "created",
+  RUNNING: "running",
+  // Cancellation requested but not yet effective: still running as far as the caller is concerned.
+  CANCELING: "running",
+  COMPLETED: "completed",
+  FAILED: "failed",
+  CANCELED: "canceled",
+  EXPIRED: "expired",
+};
+
+export function toBulkExportStatus(operation: ShopifyBulkOperation): BulkExportStatus {
+  return {
+    status: BULK_STATUS[operation.status],
+    // A completed export with no objects has no file.
+    url: operation.status === "COMPLETED" ? operation.url : null,
+    objectCount: operation.objectCount,
+    errorCode: operation.errorCode,
+  };
+}

@@ -1,0 +1,253 @@
+import * as z from "zod";
+
+/**
+ * Raw Shopify Admin GraphQL payloads, exactly as the documents in `queries.ts` select them. Unknown keys
+ * are stripped; a payload that does not match is a Shopify change we have not adopted, not something to
+ * retry.
+ *
+ * Money: every amount is a `MoneyBag` (`shopMoney` in the shop's currency, `presentmentMoney` in the
+ * buyer's). Tradewind reads `shopMoney` only, so one order never mixes currencies. Amounts are decimal
+ * strings ("12.5", "1500.0").
+ */
+
+const money = z.object({ amount: z.string(), currencyCode: z.string() });
+export const moneyBagSchema = z.object({ shopMoney: money });
+export type ShopifyMoneyBag = z.infer<typeof moneyBagSchema>;
+
+const nullableString = z.string().nullable();
+
+export const mailingAddressSchema = z.object({
+  name: nullableString,
+  company: nullableString,
+  address1: nullableString,
+  address2: nullableString,
+  city: nullableString,
+  province: nullableString,
+  provinceCode: nullableString,
+  zip: nullableString,
+  countryCodeV2: nullableString,
+  phone: nullableString,
+});
+export type ShopifyMailingAddress = z.infer<typeof mailingAddressSchema>;
+
+export const taxLineSchema = z.object({
+  title: z.string(),
+  /** Fraction (0.0725), null when Shopify has none (e.g. manual tax). */
+  rate: z.number().nullable(),
+  priceSet: moneyBagSchema,
+});
+export type ShopifyTaxLine = z.infer<typeof taxLineSchema>;
+
+export const lineItemSchema = z.object({
+  id: z.string(),
+  sku: nullableString,
+  title: z.string(),
+  variantTitle: nullableString,
+  /** As ordered. */
+  quantity: z.number().int(),
+  /** After removals (order edits, refunds with restock): what is still to ship. */
+  currentQuantity: z.number().int(),
+  originalUnitPriceSet: moneyBagSchema,
+  totalDiscountSet: moneyBagSchema,
+  taxLines: z.array(taxLineSchema),
+  variant: z.object({ id: z.string() }).nullable(),
+  product: z.object({ id: z.string() }).nullable(),
+});
+export type ShopifyLineItem = z.infer<typeof lineItemSchema>;
+
+export const shippingLineSchema = z.object({
+  id: nullableString,
+  title: z.string(),
+  code: nullableString,
+  originalPriceSet: moneyBagSchema,
+});
+export type ShopifyShippingLine = z.infer<typeof shippingLineSchema>;
+
+export const pageInfoSchema = z.object({ hasNextPage: z.boolean(), endCursor: nullableString });
+export type ShopifyPageInfo = z.infer<typeof pageInfoSchema>;
+
+/** An order's own fields: everything but its connections (what a bulk export puts on the order's line). */
+export const orderCoreSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  email: nullableString,
+  phone: nullableString,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  processedAt: nullableString,
+  cancelledAt: nullableString,
+  cancelReason: nullableString,
+  note: nullableString,
+  tags: z.array(z.string()),
+  discountCodes: z.array(z.string()),
+  /** The shop's currency: the one every `shopMoney` is in. */
+  currencyCode: z.string(),
+  displayFinancialStatus: nullableString,
+  displayFulfillmentStatus: nullableString,
+  customer: z.object({ id: z.string(), displayName: nullableString }).nullable(),
+  shippingAddress: mailingAddressSchema.nullable(),
+  billingAddress: mailingAddressSchema.nullable(),
+  currentSubtotalPriceSet: moneyBagSchema,
+  currentShippingPriceSet: moneyBagSchema,
+  currentTotalTaxSet: moneyBagSchema,
+  currentTotalDiscountsSet: moneyBagSchema,
+  currentTotalPriceSet: moneyBagSchema,
+  currentTaxLines: z.array(taxLineSchema),
+});
+export type ShopifyOrderCore = z.infer<typeof orderCoreSchema>;
+
+/** An order with all its lines gathered, whichever way they arrived (inline page, follow-up pages, bulk). */
+export type ShopifyOrder = ShopifyOrderCore & {
+  lineItems: ShopifyLineItem[];
+  shippingLines: ShopifyShippingLine[];
+};
+
+export const pageOrderSchema = orderCoreSchema.extend({
+  shippingLines: z.object({ pageInfo: pageInfoSchema, nodes: z.array(shippingLineSchema) }),
+  lineItems: z.object({ pageInfo: pageInfoSchema, nodes: z.array(lineItemSchema) }),
+});
+export type ShopifyPageOrder = z.infer<typeof pageOrderSchema>;
+
+export const ordersPageDataSchema = z.object({
+  orders: z.object({ pageInfo: pageInfoSchema, nodes: z.array(pageOrderSchema) }),
+});
+export type ShopifyOrdersPageData = z.infer<typeof ordersPageDataSchema>;
+
+export const orderLineItemsDataSchema = z.object({
+  order: z
+    .object({
+      id: z.string(),
+      lineItems: z.object({ pageInfo: pageInfoSchema, nodes: z.array(lineItemSchema) }),
+    })
+    .nullable(),
+});
+
+/** `UnsignedInt64` is serialised as a string ("1234"). */
+const unsignedInt64 = z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(Number);
+
+export const BULK_OPERATION_STATUSES = [
+  "CREATED",
+  "RUNNING",
+  "COMPLETED",
+  "FAILED",
+  "CANCELING",
+  "CANCELED",
+  "EXPIRED",
+] as const;
+
+export const bulkOperationSchema = z.object({
+  id: z.string(),
+  status: z.enum(BULK_OPERATION_STATUSES),
+  errorCode: nullableString,
+  objectCount: unsignedInt64,
+  rootObjectCount: unsignedInt64,
+  url: nullableString,
+  partialDataUrl: nullableString,
+  createdAt: z.string(),
+  completedAt: nullableString,
+});
+export type ShopifyBulkOperation = z.infer<typeof bulkOperationSchema>;
+
+export const bulkOperationDataSchema = z.object({ bulkOperation: bulkOperationSchema.nullable() });
+
+const userErrorSchema = z.object({
+  field: z.array(z.string()).nullable(),
+  message: z.string(),
+  code: nullableString.optional(),
+});
+export type ShopifyUserError = z.infer<typeof userErrorSchema>;
+
+export const bulkOperationRunQueryDataSchema = z.object({
+  bulkOperationRunQuery: z.object({
+    bulkOperation: z.object({ id: z.string(), status: z.enum(BULK_OPERATION_STATUSES) }).nullable(),
+    userErrors: z.array(userErrorSchema),
+  }),
+});
+
+const trackingInfoSchema = z.object({ company: nullableString, number: nullableString, url: nullableString });
+
+export const FULFILLMENT_ORDER_STATUSES = [
+  "OPEN",
+  "IN_PROGRESS",
+  "SCHEDULED",
+  "ON_HOLD",
+  "INCOMPLETE",
+  "CANCELLED",
+  "CLOSED",
+] as const;
+
+export const fulfillmentStateDataSchema = z.object({
+  order: z
+    .object({
+      id: z.string(),
+      displayFulfillmentStatus: nullableString,
+      fulfillments: z.array(
+        z.object({
+          id: z.string(),
+          status: z.string(),
+          createdAt: z.string(),
+          trackingInfo: z.array(trackingInfoSchema),
+        }),
+      ),
+      fulfillmentOrders: z.object({
+        pageInfo: pageInfoSchema,
+        nodes: z.array(
+          z.object({
+            id: z.string(),
+            status: z.enum(FULFILLMENT_ORDER_STATUSES),
+            assignedLocation: z.object({ location: z.object({ id: z.string() }).nullable() }),
+            lineItems: z.object({
+              pageInfo: pageInfoSchema,
+              nodes: z.array(
+                z.object({
+                  id: z.string(),
+                  remainingQuantity: z.number().int(),
+                  totalQuantity: z.number().int(),
+                  lineItem: z.object({ id: z.string() }),
+                }),
+              ),
+            }),
+          }),
+        ),
+      }),
+    })
+    .nullable(),
+});
+export type ShopifyFulfillmentState = NonNullable<z.infer<typeof fulfillmentStateDataSchema>["order"]>;
+
+export const fulfillmentCreateDataSchema = z.object({
+  fulfillmentCreate: z.object({
+    fulfillment: z
+      .object({ id: z.string(), status: z.string(), trackingInfo: z.array(trackingInfoSchema) })
+      .nullable(),
+    userErrors: z.array(userErrorSchema),
+  }),
+});
+
+export const throttleStatusSchema = z.object({
+  maximumAvailable: z.number(),
+  currentlyAvailable: z.number(),
+  restoreRate: z.number(),
+});
+
+/** `extensions.cost`, on every Admin GraphQL answer (THROTTLED ones included, with `actualQueryCost: null`). */
+export const costExtensionSchema = z.object({
+  requestedQueryCost: z.number().nullable().optional(),
+  actualQueryCost: z.number().nullable().optional(),
+  throttleStatus: throttleStatusSchema.optional(),
+});
+export type ShopifyQueryCost = z.infer<typeof costExtensionSchema>;
+
+export const graphqlErrorSchema = z.object({
+  message: z.string(),
+  extensions: z.looseObject({ code: z.string().optional() }).optional(),
+});
+export type ShopifyGraphqlError = z.infer<typeof graphqlErrorSchema>;
+
+/** The GraphQL envelope: `data` and `errors` may come together (partial success). */
+export const graphqlResponseSchema = z.object({
+  data: z.unknown().optional(),
+  errors: z.array(graphqlErrorSchema).optional(),
+  extensions: z.looseObject({ cost: costExtensionSchema.optional() }).optional(),
+});
+export type ShopifyGraphqlResponse = z.infer<typeof graphqlResponseSchema>;

@@ -1,0 +1,2184 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { currencyExponent, fromMinorUnits, toMinorUnits } from "../../src/domain/money";
+
+/**
+ * A faithful fake of the Shopify Admin GraphQL API, for tests and the local demo.
+ *
+ * `POST /shops/{shop}/admin/api/{version}/graphql.json` with `{ query, variables }` (use
+ * `${url}/shops/{shop}` as the adapter's `apiBase`). Like Shopify:
+ * - unknown shop → 404 `{"errors":"Not Found"}`; missing or wrong `X-Shopify-Access-Token` → 401
+ *   `{"errors":"[API] Invalid API key or access token (unrecognized login or wrong password)"}`;
+ * - not a GraphQL engine, but a small parser of the documents (fields, aliases, arguments, variables,
+ *   inline fragments) and a projection of Shopify-shaped objects: any selection of the supported objects
+ *   works, an unknown field is a GraphQL error (`undefinedField`), and so is an unknown root field;
+ * - every answer carries `extensions.cost { requestedQueryCost, actualQueryCost, throttleStatus }`. The
+ *   requested cost is computed from the document by Shopify's documented rules (scalars 0, objects 1,
+ *   connections and lists with `first`: 2 + first × (1 + element), mutations 10); the actual cost by the same
+ *   rules over what was returned, so it never exceeds the requested one. Above 1,000 points →
+ *   MAX_COST_EXCEEDED. A leaky bucket per shop (default Standard plan: 2,000 points, 100 restored per second)
+ *   is charged the requested cost and refunded the difference; when it cannot cover the requested cost the
+ *   answer is HTTP 200 THROTTLED (`actualQueryCost: null`), counted in `throttled` and `overLimit`.
+ *
+ * Root fields: `orders(first, after, query, sortKey, reverse)` (search terms `updated_at`, `created_at`,
+ * `processed_at` with `:`, `:>`, `:>=`, `:<`, `:<=`; `name`; `status:open|closed|cancelled`), `order(id)`,
+ * `node(id)`, `bulkOperation(id)`, `currentBulkOperation`, `shop`; mutations `bulkOperationRunQuery(query,
+ * groupObjects)` and `fulfillmentCreate(fulfillment, message)` (validated like Shopify: userErrors for
+ * unknown or closed fulfillment orders, mixed locations, too large quantities).
+ *
+ * Bulk exports complete `bulkDelayMs` after they start; their JSONL (one record per line, nested
+ * connections as records with `__parentId`, after all orders unless `groupObjects: true`) is served at
+ * `GET /bulk-results/{shop}/{n}.jsonl`, without authentication, like Shopify's signed storage URLs.
+ *
+ * `failNext` failures queue per shop and answer the next GraphQL request (after the shop and token checks):
+ * 429 (with `Retry-After`), 500, 502, 503, "hang" (never answers; the client must time out), "throttled"
+ * (another consumer just emptied the bucket: THROTTLED, bucket left at 0).
+ *
+ * Tests in workerd cannot call this module's functions, so the same controls are served over HTTP under
+ * `/__control/` (JSON in, JSON out; never counted in stats):
+ * | request                                                                      | answer |
+ * |------------------------------------------------------------------------------|--------|
+ * | POST /__control/shops        { shop, accessToken, maximumAvailable?, restoreRate?, currency? } | 204 |
+ * | POST /__control/orders       { shop, count } or { shop, orders: FakeOrderSeed[] }            | 200 { orders: FakeOrderSummary[] } |
+ * | POST /__control/orders/update { shop, id, patch: FakeOrderPatch }                             | 200 { order: FakeOrderSummary }, 404 unknown |
+ * | GET  /__control/orders?shop=&id=                                                              | 200 { order } (the stored Shopify object) |
+ * | POST /__control/fail-next    { shop, failure, retryAfterSeconds? }                             | 204 (failure: 429, 500, 502, 503, "hang", "throttled") |
+ * | POST /__control/limits       { shop, maximumAvailable?, restoreRate?, currentlyAvailable? }    | 204 |
+ * | POST /__control/spend        { shop, points }  (another consumer of the same bucket)           | 204 |
+ * | GET  /__control/stats?shop=                                                                   | 200 ShopifyFakeStats |
+ * | GET  /__control/fulfillments?shop=                                                            | 200 { fulfillments: FakeFulfillmentRecord[] } |
+ * | POST /__control/auto-orders  { shop, everyMs, perTick }                                        | 204 |
+ * | DELETE /__control/auto-orders?shop=                                                           | 204 |
+ */
+
+export type ShopifyFakeFailure = 429 | 500 | 502 | 503 | "hang" | "throttled";
+const FAILURES: readonly ShopifyFakeFailure[] = [429, 500, 502, 503, "hang", "throttled"];
+
+export interface ShopifyFakeStats {
+  /** GraphQL requests received for the shop (all of them, refused ones included). */
+  requests: number;
+  /** THROTTLED answers: bucket too low, or injected. */
+  throttled: number;
+  /** Requests that arrived when the bucket could not cover their requested cost. Must stay 0 behind a governor. */
+  overLimit: number;
+  maxCostExceeded: number;
+  unauthorized: number;
+  injected: Record<string, number>;
+  /** Sums over answered requests. */
+  requestedCost: number;
+  actualCost: number;
+  /** Requested cost of each request that reached cost calculation, in arrival order. */
+  requestedCosts: number[];
+  bulkDownloads: number;
+  throttleStatus: { maximumAvailable: number; currentlyAvailable: number; restoreRate: number };
+}
+
+export interface FakeOrderSeed {
+  lines?: {
+    sku?: string | null;
+    title?: string;
+    variantTitle?: string | null;
+    quantity?: number;
+    unitPrice?: string;
+  }[];
+  discountCode?: string | null;
+  /** null: no shipping address (e.g. a digital order). */
+  shippingAddress?: null;
+  /** null: no customer (e.g. a POS sale). */
+  customer?: null;
+  cancelled?: boolean;
+  note?: string | null;
+  tags?: string[];
+  financialStatus?: string;
+  createdAt?: string;
+}
+
+export interface FakeOrderPatch {
+  note?: string | null;
+  tags?: string[];
+  email?: string | null;
+  phone?: string | null;
+  displayFinancialStatus?: string;
+  displayFulfillmentStatus?: string;
+  /** Cancels the order now (closes its fulfillment orders). */
+  cancel?: boolean;
+}
+
+export interface FakeOrderSummary {
+  id: string;
+  name: string;
+  updatedAt: string;
+  lineItemIds: string[];
+}
+
+export interface FakeFulfillmentRecord {
+  id: string;
+  orderId: string;
+  status: string;
+  notifyCustomer: boolean;
+  trackingInfo: { company: string | null; number: string | null; url: string | null }[];
+  lineItems: { fulfillmentOrderLineItemId: string; lineItemId: string; quantity: number }[];
+  createdAt: string;
+}
+
+export interface ShopifyFakeOptions {
+  /** Time from bulkOperationRunQuery to COMPLETED. Default 50 ms. */
+  bulkDelayMs?: number;
+  /** Default bucket of new shops (Shopify Standard plan). */
+  maximumAvailable?: number;
+  restoreRate?: number;
+}
+
+export interface ShopifyFake {
+  /** `${url}/shops/{shop}` is the adapter's `apiBase`. */
+  url: string;
+  close(): Promise<void>;
+  createShop(input: {
+    shop: string;
+    accessToken: string;
+    maximumAvailable?: number;
+    restoreRate?: number;
+    currency?: string;
+  }): void;
+  seedOrders(shop: string, seed: number | FakeOrderSeed[]): FakeOrderSummary[];
+  updateOrder(shop: string, id: string, patch: FakeOrderPatch): FakeOrderSummary;
+  /** The stored order, shaped like Shopify's Order object. */
+  getOrder(shop: string, id: string): Record<string, unknown> | undefined;
+  failNext(shop: string, failure: ShopifyFakeFailure, options?: { retryAfterSeconds?: number }): void;
+  setLimits(
+    shop: string,
+    limits: { maximumAvailable?: number; restoreRate?: number; currentlyAvailable?: number },
+  ): void;
+  /** Another consumer of the same bucket spends `points`. */
+  spend(shop: string, points: number): void;
+  stats(shop: string): ShopifyFakeStats;
+  listFulfillments(shop: string): FakeFulfillmentRecord[];
+  startAutoOrders(shop: string, input: { everyMs: number; perTick: number }): void;
+  stopAutoOrders(shop: string): void;
+}
+
+// ───────────────────────────── GraphQL documents ─────────────────────────────
+
+class GraphqlError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+type ValueNode =
+  | { kind: "variable"; name: string }
+  | { kind: "literal"; value: unknown }
+  | { kind: "list"; items: ValueNode[] }
+  | { kind: "object"; fields: Record<string, ValueNode> };
+
+interface FieldNode {
+  kind: "field";
+  alias: string;
+  name: string;
+  args: Record<string, ValueNode>;
+  selection: SelectionNode[] | null;
+}
+interface FragmentNode {
+  kind: "fragment";
+  on: string | null;
+  selection: SelectionNode[];
+}
+type SelectionNode = FieldNode | FragmentNode;
+
+interface OperationNode {
+  type: "query" | "mutation";
+  variables: { name: string; defaultValue: ValueNode | null }[];
+  selection: SelectionNode[];
+}
+
+interface Token {
+  kind: "punct" | "name" | "number" | "string" | "spread";
+  value: string;
+}
+
+function tokenize(source: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < source.length) {
+    const c = source.charAt(i);
+    if (c === "#") {
+      while (i < source.length && source.charAt(i) !== "\n") i++;
+      continue;
+    }
+    if (/[\s,\uFEFF]/.test(c)) {
+      i++;
+      continue;
+    }
+    if (source.startsWith("...", i)) {
+      tokens.push({ kind: "spread", value: "..." });
+      i += 3;
+      continue;
+    }
+    if ("{}()[]:$!=@".includes(c)) {
+      tokens.push({ kind: "punct", value: c });
+      i++;
+      continue;
+    }
+    const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(source.slice(i));
+    if (name) {
+      tokens.push({ kind: "name", value: name[0] });
+      i += name[0].length;
+      continue;
+    }
+    const number = /^-?\d+(\.\d+)?([eE][+-]?\d+)?/.exec(source.slice(i));
+    if (number) {
+      tokens.push({ kind: "number", value: number[0] });
+      i += number[0].length;
+      continue;
+    }
+    if (source.startsWith('"""', i)) {
+      const end = source.indexOf('"""', i + 3);
+      if (end < 0) throw new GraphqlError("Parse error: unterminated block string", "parseError");
+      tokens.push({ kind: "string", value: source.slice(i + 3, end) });
+      i = end + 3;
+      continue;
+    }
+    if (c === '"') {
+      let j = i + 1;
+      let value = "";
+      for (;;) {
+        if (j >= source.length) throw new GraphqlError("Parse error: unterminated string", "parseError");
+        const d = source.charAt(j);
+        if (d === '"') break;
+        if (d === "\\") {
+          const e = source.charAt(j + 1);
+          const simple: Record<string, string> = {
+            '"': '"',
+            "\\": "\\",
+            "/": "/",
+            b: "\b",
+            f: "\f",
+            n: "\n",
+            r: "\r",
+            t: "\t",
+          };
+          if (e === "u") {
+            value += String.fromCharCode(Number.parseInt(source.slice(j + 2, j + 6), 16));
+            j += 6;
+          } else {
+            value += simple[e] ?? e;
+            j += 2;
+          }
+          continue;
+        }
+        value += d;
+        j++;
+      }
+      tokens.push({ kind: "string", value });
+      i = j + 1;
+      continue;
+    }
+    throw new GraphqlError(`Parse error on "${c}"`, "parseError");
+  }
+  return tokens;
+}
+
+function parseOperation(source: string): OperationNode {
+  const tokens = tokenize(source);
+  let pos = 0;
+  const peek = () => tokens[pos];
+  const next = () => {
+    const token = tokens[pos++];
+    if (token === undefined) throw new GraphqlError("Parse error: unexpected end of document", "parseError");
+    return token;
+  };
+  const expect = (value: string) => {
+    const token = next();
+    if (token.value !== value)
+      throw new GraphqlError(`Parse error on "${token.value}", expected "${value}"`, "parseError");
+  };
+  const isPunct = (value: string) => peek()?.kind === "punct" && peek()?.value === value;
+
+  const parseValue = (): ValueNode => {
+    const token = next();
+    if (token.kind === "punct" && token.value === "$") return { kind: "variable", name: next().value };
+    if (token.kind === "number") return { kind: "literal", value: Number(token.value) };
+    if (token.kind === "string") return { kind: "literal", value: token.value };
+    if (token.kind === "punct" && token.value === "[") {
+      const items: ValueNode[] = [];
+      while (!isPunct("]")) items.push(parseValue());
+      expect("]");
+      return { kind: "list", items };
+    }
+    if (token.kind === "punct" && token.value === "{") {
+      const fields: Record<string, ValueNode> = {};
+      while (!isPunct("}")) {
+        const key = next().value;
+        expect(":");
+        fields[key] = parseValue();
+      }
+      expect("}");
+      return { kind: "object", fields };
+    }
+    if (token.kind === "name") {
+      if (token.value === "true") return { kind: "literal", value: true };
+      if (token.value === "false") return { kind: "literal", value: false };
+      if (token.value === "null") return { kind: "literal", value: null };
+      return { kind: "literal", value: token.value };
+    }
+    throw new GraphqlError(`Parse error on "${token.value}"`, "parseError");
+  };
+
+  const parseSelection = (): SelectionNode[] => {
+    expect("{");
+    const selection: SelectionNode[] = [];
+    while (!isPunct("}")) {
+      if (peek()?.kind === "spread") {
+        next();
+        if (peek()?.value !== "on")
+          throw new GraphqlError("Named fragments are not supported by this fake", "parseError");
+        next();
+        const on = next().value;
+        selection.push({ kind: "fragment", on, selection: parseSelection() });
+        continue;
+      }
+      const first = next();
+      if (first.kind !== "name") throw new GraphqlError(`Parse error on "${first.value}"`, "parseError");
+      let alias = first.value;
+      let name = first.value;
+      if (isPunct(":")) {
+        next();
+        name = next().value;
+      }
+      const args: Record<string, ValueNode> = {};
+      if (isPunct("(")) {
+        next();
+        while (!isPunct(")")) {
+          const key = next().value;
+          expect(":");
+          args[key] = parseValue();
+        }
+        expect(")");
+      }
+      if (isPunct("@")) throw new GraphqlError("Directives are not supported by this fake", "parseError");
+      selection.push({ kind: "field", alias, name, args, selection: isPunct("{") ? parseSelection() : null });
+      alias = "";
+    }
+    expect("}");
+    return selection;
+  };
+
+  const skipType = () => {
+    if (isPunct("[")) {
+      next();
+      skipType();
+      expect("]");
+    } else next();
+    if (isPunct("!")) next();
+  };
+
+  let type: OperationNode["type"] = "query";
+  const variables: OperationNode["variables"] = [];
+  if (!isPunct("{")) {
+    const keyword = next().value;
+    if (keyword !== "query" && keyword !== "mutation") {
+      throw new GraphqlError(`Parse error on "${keyword}"`, "parseError");
+    }
+    type = keyword;
+    if (peek()?.kind === "name") next();
+    if (isPunct("(")) {
+      next();
+      while (!isPunct(")")) {
+        expect("$");
+        const name = next().value;
+        expect(":");
+        skipType();
+        let defaultValue: ValueNode | null = null;
+        if (isPunct("=")) {
+          next();
+          defaultValue = parseValue();
+        }
+        variables.push({ name, defaultValue });
+      }
+      expect(")");
+    }
+  }
+  const selection = parseSelection();
+  if (pos < tokens.length)
+    throw new GraphqlError("This fake accepts one operation per document", "parseError");
+  return { type, variables, selection };
+}
+
+type Variables = Record<string, unknown>;
+
+function resolveValue(node: ValueNode, variables: Variables): unknown {
+  switch (node.kind) {
+    case "variable":
+      return variables[node.name] ?? null;
+    case "literal":
+      return node.value;
+    case "list":
+      return node.items.map((item) => resolveValue(item, variables));
+    case "object":
+      return Object.fromEntries(Object.entries(node.fields).map(([k, v]) => [k, resolveValue(v, variables)]));
+  }
+}
+
+function arg(field: FieldNode, name: string, variables: Variables): unknown {
+  const node = field.args[name];
+  return node === undefined ? undefined : resolveValue(node, variables);
+}
+
+const childFields = (selection: SelectionNode[] | null): FieldNode[] =>
+  (selection ?? []).filter((s): s is FieldNode => s.kind === "field");
+const child = (field: FieldNode, name: string) => childFields(field.selection).find((f) => f.name === name);
+const isConnectionSelection = (field: FieldNode) =>
+  childFields(field.selection).some((f) => f.name === "nodes" || f.name === "edges" || f.name === "pageInfo");
+
+function pageSizeOf(field: FieldNode, variables: Variables): number | undefined {
+  const first = arg(field, "first", variables) ?? arg(field, "last", variables);
+  return typeof first === "number" ? first : undefined;
+}
+
+// ───────────────────────────── Calculated query cost ─────────────────────────────
+
+const MAX_QUERY_COST = 1000;
+const MUTATION_COST = 10;
+
+/** Cost of one element of a paged field: its node (1) plus the node's selection. */
+function elementCost(field: FieldNode, variables: Variables): number {
+  const nodes = child(field, "nodes");
+  const edges = child(field, "edges");
+  if (nodes === undefined && edges === undefined) return 1 + selectionCost(field.selection, variables);
+  let cost = 0;
+  if (nodes !== undefined) cost += 1 + selectionCost(nodes.selection, variables);
+  const node = edges === undefined ? undefined : child(edges, "node");
+  if (node !== undefined) cost += 1 + selectionCost(node.selection, variables);
+  return cost;
+}
+
+function fieldCost(field: FieldNode, variables: Variables): number {
+  if (field.selection === null) return 0;
+  const size = pageSizeOf(field, variables);
+  if (size !== undefined) return 2 + Math.max(0, size) * elementCost(field, variables);
+  return 1 + selectionCost(field.selection, variables);
+}
+
+/** Fields add up; inline fragments are alternatives (an interface costs its most expensive possibility). */
+function selectionCost(selection: SelectionNode[] | null, variables: Variables): number {
+  let fields = 0;
+  let fragments = 0;
+  for (const node of selection ?? []) {
+    if (node.kind === "field") fields += fieldCost(node, variables);
+    else fragments = Math.max(fragments, selectionCost(node.selection, variables));
+  }
+  return fields + fragments;
+}
+
+function requestedQueryCost(operation: OperationNode, variables: Variables): number {
+  if (operation.type === "mutation") return MUTATION_COST * childFields(operation.selection).length;
+  return selectionCost(operation.selection, variables);
+}
+
+function actualFieldCost(field: FieldNode, value: unknown, variables: Variables): number {
+  if (field.selection === null || value === null || value === undefined) return 0;
+  if (pageSizeOf(field, variables) !== undefined) {
+    if (Array.isArray(value)) {
+      return (
+        2 +
+        value.reduce<number>(
+          (sum, item) => sum + 1 + actualSelectionCost(field.selection, item, variables),
+          0,
+        )
+      );
+    }
+    const connection = value as Record<string, unknown>;
+    let cost = 2;
+    const nodes = child(field, "nodes");
+    if (nodes !== undefined) {
+      for (const item of (connection[nodes.alias] as unknown[] | undefined) ?? []) {
+        cost += 1 + actualSelectionCost(nodes.selection, item, variables);
+      }
+    }
+    const edges = child(field, "edges");
+    const node = edges === undefined ? undefined : child(edges, "node");
+    if (edges !== undefined && node !== undefined) {
+      for (const edge of (connection[edges.alias] as Record<string, unknown>[] | undefined) ?? []) {
+        cost += 1 + actualSelectionCost(node.selection, edge[node.alias], variables);
+      }
+    }
+    return cost;
+  }
+  if (Array.isArray(value)) {
+    return (
+      1 +
+      value.reduce<number>(
+        (max, item) => Math.max(max, actualSelectionCost(field.selection, item, variables)),
+        0,
+      )
+    );
+  }
+  return 1 + actualSelectionCost(field.selection, value, variables);
+}
+
+function actualSelectionCost(
+  selection: SelectionNode[] | null,
+  value: unknown,
+  variables: Variables,
+): number {
+  if (value === null || typeof value !== "object") return 0;
+  const record = value as Record<string, unknown>;
+  let fields = 0;
+  let fragments = 0;
+  for (const node of selection ?? []) {
+    if (node.kind === "field") fields += actualFieldCost(node, record[node.alias], variables);
+    else fragments = Math.max(fragments, actualSelectionCost(node.selection, value, variables));
+  }
+  return fields + fragments;
+}
+
+// ───────────────────────────── Projection ─────────────────────────────
+
+type Obj = Record<string, unknown>;
+
+const encodeCursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+function decodeCursor(cursor: unknown): Obj {
+  if (typeof cursor !== "string")
+    throw new GraphqlError("Invalid cursor for current pagination sort.", "INVALID_CURSOR");
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (typeof value === "object" && value !== null) return value as Obj;
+  } catch {
+    // fall through
+  }
+  throw new GraphqlError("Invalid cursor for current pagination sort.", "INVALID_CURSOR");
+}
+
+function checkPageSize(field: FieldNode, variables: Variables): number {
+  const size = pageSizeOf(field, variables);
+  if (size === undefined) {
+    throw new GraphqlError(
+      `you must provide one of first or last (field '${field.name}')`,
+      "argumentLiteralsIncompatible",
+    );
+  }
+  if (!Number.isInteger(size) || size < 0 || size > 250) {
+    throw new GraphqlError(
+      `The page size of '${field.name}' must be between 0 and 250 (got ${size})`,
+      "argumentLiteralsIncompatible",
+    );
+  }
+  return size;
+}
+
+function project(selection: SelectionNode[], source: Obj, variables: Variables): Obj {
+  const typename = String(source.__typename ?? "Unknown");
+  const out: Obj = {};
+  for (const node of selection) {
+    if (node.kind === "fragment") {
+      if (node.on === null || node.on === typename || node.on === "Node") {
+        Object.assign(out, project(node.selection, source, variables));
+      }
+      continue;
+    }
+    if (node.name === "__typename") {
+      out[node.alias] = typename;
+      continue;
+    }
+    if (!(node.name in source) || node.name.startsWith("_")) {
+      throw new GraphqlError(`Field '${node.name}' doesn't exist on type '${typename}'`, "undefinedField", {
+        typeName: typename,
+        fieldName: node.name,
+      });
+    }
+    out[node.alias] = projectValue(node, source[node.name], variables);
+  }
+  return out;
+}
+
+function projectValue(field: FieldNode, raw: unknown, variables: Variables): unknown {
+  if (field.selection === null) {
+    if (raw !== null && typeof raw === "object" && !Array.isArray(raw)) {
+      throw new GraphqlError(
+        `Field must have selections (field '${field.name}' returns an object)`,
+        "selectionMismatch",
+      );
+    }
+    return raw ?? null;
+  }
+  if (raw === null || raw === undefined) return null;
+  if (Array.isArray(raw)) {
+    const paged =
+      field.args.first !== undefined || field.args.last !== undefined || isConnectionSelection(field);
+    if (!paged) return raw.map((item) => project(field.selection ?? [], item as Obj, variables));
+    const size = checkPageSize(field, variables);
+    const after = arg(field, "after", variables);
+    const start = after === undefined || after === null ? 0 : Number(decodeCursor(after).i) + 1;
+    const items = raw.slice(start, start + size) as Obj[];
+    const hasNextPage = start + size < raw.length;
+    if (!isConnectionSelection(field))
+      return items.map((item) => project(field.selection ?? [], item, variables));
+    return projectConnection(
+      field,
+      items,
+      { start, hasNextPage, cursorOf: (_item, index) => encodeCursor({ i: start + index }) },
+      variables,
+    );
+  }
+  if (typeof raw !== "object") {
+    throw new GraphqlError(
+      `Selections can't be made on scalars (field '${field.name}')`,
+      "selectionMismatch",
+    );
+  }
+  return project(field.selection, raw as Obj, variables);
+}
+
+function projectConnection(
+  field: FieldNode,
+  items: Obj[],
+  page: { start: number; hasNextPage: boolean; cursorOf: (item: Obj, index: number) => string },
+  variables: Variables,
+): Obj {
+  const out: Obj = {};
+  const cursors = items.map((item, index) => page.cursorOf(item, index));
+  for (const part of childFields(field.selection)) {
+    if (part.name === "nodes") {
+      out[part.alias] = items.map((item) => project(part.selection ?? [], item, variables));
+    } else if (part.name === "edges") {
+      out[part.alias] = items.map((item, index) => {
+        const edge: Obj = {};
+        for (const edgePart of childFields(part.selection)) {
+          if (edgePart.name === "cursor") edge[edgePart.alias] = cursors[index];
+          else if (edgePart.name === "node")
+            edge[edgePart.alias] = project(edgePart.selection ?? [], item, variables);
+          else
+            throw new GraphqlError(`Field '${edgePart.name}' doesn't exist on type 'Edge'`, "undefinedField");
+        }
+        return edge;
+      });
+    } else if (part.name === "pageInfo") {
+      const info: Obj = {
+        __typename: "PageInfo",
+        hasNextPage: page.hasNextPage,
+        hasPreviousPage: page.start > 0,
+        startCursor: cursors[0] ?? null,
+        endCursor: cursors[cursors.length - 1] ?? null,
+      };
+      out[part.alias] = project(part.selection ?? [], info, variables);
+    } else if (part.name === "__typename") {
+      out[part.alias] = "Connection";
+    } else {
+      throw new GraphqlError(`Field '${part.name}' doesn't exist on type 'Connection'`, "undefinedField");
+    }
+  }
+  return out;
+}
+
+// ───────────────────────────── Realistic orders ─────────────────────────────
+
+interface CatalogItem {
+  sku: string | null;
+  title: string;
+  variantTitle: string | null;
+  /** US cents. */
+  usd: number;
+  productId: number;
+  variantId: number;
+}
+
+const CATALOG: CatalogItem[] = [
+  {
+    sku: "TW-TEE-BLK-M",
+    title: "Organic Cotton Tee",
+    variantTitle: "Black / M",
+    usd: 2400,
+    productId: 8801,
+    variantId: 45001,
+  },
+  {
+    sku: "TW-TEE-WHT-L",
+    title: "Organic Cotton Tee",
+    variantTitle: "White / L",
+    usd: 2400,
+    productId: 8801,
+    variantId: 45002,
+  },
+  {
+    sku: "TW-HOOD-NVY-M",
+    title: "Fleece Hoodie",
+    variantTitle: "Navy / M",
+    usd: 5800,
+    productId: 8802,
+    variantId: 45011,
+  },
+  {
+    sku: "TW-CAP-OLV",
+    title: "Canvas Cap",
+    variantTitle: "Olive",
+    usd: 1900,
+    productId: 8803,
+    variantId: 45021,
+  },
+  {
+    sku: "TW-MUG-350",
+    title: "Enamel Mug",
+    variantTitle: "350 ml",
+    usd: 1450,
+    productId: 8804,
+    variantId: 45031,
+  },
+  {
+    sku: "TW-TOTE-NAT",
+    title: "Market Tote",
+    variantTitle: null,
+    usd: 2200,
+    productId: 8805,
+    variantId: 45041,
+  },
+  {
+    sku: "TW-SOCK-3PK",
+    title: "Merino Socks",
+    variantTitle: "3-pack",
+    usd: 1650,
+    productId: 8806,
+    variantId: 45051,
+  },
+  // Merchants sell things without a SKU: the mapping must cope.
+  { sku: null, title: "Gift wrapping", variantTitle: null, usd: 500, productId: 8807, variantId: 45061 },
+];
+
+/** Units of the currency per US dollar, and the market a shop in that currency sells to. */
+const MARKETS: Record<
+  string,
+  { perUsd: number; taxTitle: string; taxRate: number; shippingUsd: number; addresses: Obj[] }
+> = {
+  USD: {
+    perUsd: 1,
+    taxTitle: "CA State Tax",
+    taxRate: 0.0725,
+    shippingUsd: 595,
+    addresses: [
+      address(
+        "Ava Thompson",
+        null,
+        "1600 Amphitheatre Pkwy",
+        "Apt 4",
+        "Mountain View",
+        "California",
+        "CA",
+        "94043",
+        "US",
+        "+16505550101",
+      ),
+      address(
+        "Noah Garcia",
+        "Garcia Design LLC",
+        "500 Terry A Francois Blvd",
+        null,
+        "San Francisco",
+        "California",
+        "CA",
+        "94158",
+        "US",
+        null,
+      ),
+    ],
+  },
+  JPY: {
+    perUsd: 150,
+    taxTitle: "消費税",
+    taxRate: 0.1,
+    shippingUsd: 700,
+    addresses: [
+      address(
+        "山田 花子",
+        null,
+        "渋谷2-21-1",
+        "渋谷ヒカリエ 11F",
+        "渋谷区",
+        "Tokyo",
+        "JP-13",
+        "150-8510",
+        "JP",
+        "+81355550123",
+      ),
+      address(
+        "佐藤 健",
+        "株式会社サトウ",
+        "梅田3-1-3",
+        null,
+        "大阪市北区",
+        "Osaka",
+        "JP-27",
+        "530-0001",
+        "JP",
+        null,
+      ),
+    ],
+  },
+  GBP: {
+    perUsd: 0.79,
+    taxTitle: "GB VAT",
+    taxRate: 0.2,
+    shippingUsd: 495,
+    addresses: [
+      address(
+        "Oliver Smith",
+        null,
+        "221B Baker Street",
+        null,
+        "London",
+        "England",
+        "ENG",
+        "NW1 6XE",
+        "GB",
+        "+442075550199",
+      ),
+    ],
+  },
+  EUR: {
+    perUsd: 0.92,
+    taxTitle: "DE MwSt",
+    taxRate: 0.19,
+    shippingUsd: 495,
+    addresses: [
+      address(
+        "Lena Müller",
+        null,
+        "Friedrichstraße 43",
+        null,
+        "Berlin",
+        "Berlin",
+        "BE",
+        "10117",
+        "DE",
+        "+49305550111",
+      ),
+    ],
+  },
+};
+
+function address(
+  name: string,
+  company: string | null,
+  address1: string,
+  address2: string | null,
+  city: string,
+  province: string,
+  provinceCode: string,
+  zip: string,
+  countryCodeV2: string,
+  phone: string | null,
+): Obj {
+  const [firstName, ...rest] = name.split(" ");
+  return {
+    __typename: "MailingAddress",
+    name,
+    firstName: firstName ?? null,
+    lastName: rest.join(" ") || null,
+    company,
+    address1,
+    address2,
+    city,
+    province,
+    provinceCode,
+    zip,
+    country: countryCodeV2,
+    countryCodeV2,
+    phone,
+  };
+}
+
+const CUSTOMERS = [
+  { first: "Ava", last: "Thompson", email: "ava.thompson@example.com" },
+  { first: "Noah", last: "Garcia", email: "noah@garcia-design.example" },
+  { first: "Mia", last: "Chen", email: "mia.chen@example.org" },
+  { first: "Lucas", last: "Martin", email: "lucas.martin@example.net" },
+];
+
+/** Shopify serialises Decimal like "24.0", "12.5", "1500.0". */
+function decimal(minor: number, currency: string): string {
+  const text = fromMinorUnits(minor, currency);
+  if (!text.includes(".")) return `${text}.0`;
+  return text.replace(/0+$/, "").replace(/\.$/, ".0");
+}
+
+function moneyBag(minor: number, currency: string): Obj {
+  const money = { __typename: "MoneyV2", amount: decimal(minor, currency), currencyCode: currency };
+  return { __typename: "MoneyBag", shopMoney: money, presentmentMoney: { ...money } };
+}
+
+const shopifyTime = (ms: number) =>
+  new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
+
+// ───────────────────────────── Shops ─────────────────────────────
+
+interface Bucket {
+  maximumAvailable: number;
+  restoreRate: number;
+  available: number;
+  at: number;
+}
+
+interface BulkOperationRecord {
+  id: string;
+  n: number;
+  query: string;
+  createdAtMs: number;
+  readyAtMs: number;
+  jsonl: string;
+  objectCount: number;
+  rootObjectCount: number;
+}
+
+interface Shop {
+  domain: string;
+  accessToken: string;
+  currency: string;
+  bucket: Bucket;
+  orders: Map<string, Obj>;
+  fulfillmentOrders: Map<string, Obj>;
+  fulfillments: Map<string, { view: Obj; record: FakeFulfillmentRecord }>;
+  bulkOperations: Map<string, BulkOperationRecord>;
+  failures: { failure: ShopifyFakeFailure; retryAfterSeconds: number }[];
+  stats: Omit<ShopifyFakeStats, "throttleStatus">;
+  counters: {
+    order: number;
+    number: number;
+    line: number;
+    fulfillmentOrder: number;
+    foLine: number;
+    fulfillment: number;
+    bulk: number;
+    shipping: number;
+  };
+  lastUpdatedMs: number;
+  autoOrders: ReturnType<typeof setInterval> | null;
+  random: () => number;
+}
+
+function refill(bucket: Bucket, now: number) {
+  bucket.available = Math.min(
+    bucket.maximumAvailable,
+    bucket.available + ((now - bucket.at) / 1000) * bucket.restoreRate,
+  );
+  bucket.at = now;
+}
+
+function throttleStatus(bucket: Bucket) {
+  return {
+    maximumAvailable: bucket.maximumAvailable,
+    currentlyAvailable: Math.floor(bucket.available),
+    restoreRate: bucket.restoreRate,
+  };
+}
+
+const numericId = (gid: unknown) => Number(String(gid).split("/").pop());
+
+function matchesSearch(order: Obj, search: unknown): boolean {
+  if (typeof search !== "string" || search.trim() === "") return true;
+  const terms = search.match(/(?:[^\s'"]+|'[^']*'|"[^"]*")+/g) ?? [];
+  for (const term of terms) {
+    if (term === "AND") continue;
+    const match = /^([a-z_]+):(>=|<=|>|<)?(.*)$/.exec(term);
+    if (!match) continue;
+    const [, key = "", op = "", rawValue = ""] = match;
+    const value = rawValue.replace(/^['"]|['"]$/g, "");
+    const dateField = { updated_at: "updatedAt", created_at: "createdAt", processed_at: "processedAt" }[key];
+    if (dateField !== undefined) {
+      const left = Date.parse(String(order[dateField]));
+      const right = Date.parse(value);
+      if (Number.isNaN(right)) continue;
+      const ok =
+        op === ">="
+          ? left >= right
+          : op === "<="
+            ? left <= right
+            : op === ">"
+              ? left > right
+              : op === "<"
+                ? left < right
+                : left === right;
+      if (!ok) return false;
+    } else if (key === "name") {
+      if (String(order.name).replace("#", "") !== value.replace("#", "")) return false;
+    } else if (key === "status") {
+      const cancelled = order.cancelledAt !== null;
+      const closed = order.closed === true;
+      const status = cancelled ? "cancelled" : closed ? "closed" : "open";
+      if (value !== "any" && value !== status) return false;
+    }
+    // Shopify ignores filters it does not know; so does the fake.
+  }
+  return true;
+}
+
+const SORT_FIELDS: Record<string, string> = {
+  UPDATED_AT: "updatedAt",
+  CREATED_AT: "createdAt",
+  PROCESSED_AT: "processedAt",
+  ID: "id",
+};
+
+function sortValue(order: Obj, sortKey: string): number {
+  const field = SORT_FIELDS[sortKey] ?? "id";
+  return field === "id" ? numericId(order.id) : Date.parse(String(order[field]));
+}
+
+// ───────────────────────────── The fake ─────────────────────────────
+
+export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promise<ShopifyFake> {
+  const bulkDelayMs = options.bulkDelayMs ?? 50;
+  const defaultMaximum = options.maximumAvailable ?? 2000;
+  const defaultRestore = options.restoreRate ?? 100;
+  const shops = new Map<string, Shop>();
+  const hanging = new Set<ServerResponse>();
+  let baseUrl = "";
+
+  const shopOf = (domain: string): Shop => {
+    const shop = shops.get(domain);
+    if (shop === undefined) throw new Error(`Unknown fake shop ${domain}`);
+    return shop;
+  };
+
+  const createShop: ShopifyFake["createShop"] = (input) => {
+    const currency = input.currency ?? "USD";
+    if (MARKETS[currency] === undefined) throw new Error(`The fake has no market for ${currency}`);
+    const maximumAvailable = input.maximumAvailable ?? defaultMaximum;
+    // A distinct id range per shop, like Shopify's global ids.
+    const base = 5_000_000 + shops.size * 100_000;
+    let seed = base;
+    shops.set(input.shop, {
+      domain: input.shop,
+      accessToken: input.accessToken,
+      currency,
+      bucket: {
+        maximumAvailable,
+        restoreRate: input.restoreRate ?? defaultRestore,
+        available: maximumAvailable,
+        at: Date.now(),
+      },
+      orders: new Map(),
+      fulfillmentOrders: new Map(),
+      fulfillments: new Map(),
+      bulkOperations: new Map(),
+      failures: [],
+      stats: {
+        requests: 0,
+        throttled: 0,
+        overLimit: 0,
+        maxCostExceeded: 0,
+        unauthorized: 0,
+        injected: Object.fromEntries(FAILURES.map((f) => [String(f), 0])),
+        requestedCost: 0,
+        actualCost: 0,
+        requestedCosts: [],
+        bulkDownloads: 0,
+      },
+      counters: {
+        order: 5_820_000_000_000 + base,
+        number: 1000,
+        line: 14_800_000_000_000 + base * 10,
+        fulfillmentOrder: 6_900_000_000_000 + base,
+        foLine: 14_900_000_000_000 + base * 10,
+        fulfillment: 5_300_000_000_000 + base,
+        bulk: 3_100_000_000_000 + base,
+        shipping: 4_400_000_000_000 + base,
+      },
+      lastUpdatedMs: 0,
+      autoOrders: null,
+      // Deterministic per shop: the same seed gives the same orders, run after run.
+      random: () => {
+        seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+        return seed / 2_147_483_648;
+      },
+    });
+  };
+
+  /** A new last-modified time: now, strictly after the shop's previous one (Shopify's order is total). */
+  const bump = (shop: Shop, atMs = Date.now()) => {
+    shop.lastUpdatedMs = Math.max(atMs, shop.lastUpdatedMs + 1000);
+    return shopifyTime(shop.lastUpdatedMs);
+  };
+
+  const summary = (order: Obj): FakeOrderSummary => ({
+    id: String(order.id),
+    name: String(order.name),
+    updatedAt: String(order.updatedAt),
+    lineItemIds: (order.lineItems as Obj[]).map((line) => String(line.id)),
+  });
+
+  const createOrder = (shop: Shop, seed: FakeOrderSeed, placedAtMs: number): Obj => {
+    const currency = shop.currency;
+    const market = MARKETS[currency];
+    if (market === undefined) throw new Error(`The fake has no market for ${currency}`);
+    const exponent = currencyExponent(currency);
+    const fromUsd = (cents: number) => Math.round((cents / 100) * market.perUsd * 10 ** exponent);
+    const pick = <T>(list: T[]): T => list[Math.floor(shop.random() * list.length)] as T;
+
+    const specs: NonNullable<FakeOrderSeed["lines"]> =
+      seed.lines ??
+      Array.from({ length: 1 + Math.floor(shop.random() * 3) }, () => {
+        const item = pick(CATALOG);
+        return { sku: item.sku, quantity: 1 + Math.floor(shop.random() * 3) };
+      });
+    const discountCode =
+      seed.discountCode === undefined ? (shop.random() < 0.3 ? "WELCOME10" : null) : seed.discountCode;
+    const orderId = `gid://shopify/Order/${++shop.counters.order}`;
+    const lines = specs.map((spec) => {
+      const item = CATALOG.find((c) => c.sku === spec.sku && spec.sku !== undefined) ?? null;
+      const quantity = spec.quantity ?? 1;
+      const unit =
+        spec.unitPrice !== undefined ? toMinorUnits(spec.unitPrice, currency) : fromUsd(item?.usd ?? 1000);
+      const gross = unit * quantity;
+      const discount = discountCode === null ? 0 : Math.round(gross * 0.1);
+      const tax = Math.round((gross - discount) * market.taxRate);
+      const lineId = `gid://shopify/LineItem/${++shop.counters.line}`;
+      const title = spec.title ?? item?.title ?? "Custom item";
+      const variantTitle = spec.variantTitle !== undefined ? spec.variantTitle : (item?.variantTitle ?? null);
+      const sku = spec.sku === undefined ? (item?.sku ?? null) : spec.sku;
+      const line: Obj = {
+        __typename: "LineItem",
+        id: lineId,
+        name: variantTitle === null ? title : `${title} - ${variantTitle}`,
+        title,
+        variantTitle,
+        sku,
+        vendor: "Tradewind Demo Co.",
+        quantity,
+        currentQuantity: quantity,
+        unfulfilledQuantity: quantity,
+        requiresShipping: true,
+        originalUnitPriceSet: moneyBag(unit, currency),
+        discountedUnitPriceSet: moneyBag(unit - Math.round(discount / quantity), currency),
+        originalTotalSet: moneyBag(gross, currency),
+        totalDiscountSet: moneyBag(discount, currency),
+        discountAllocations:
+          discount === 0
+            ? []
+            : [{ __typename: "DiscountAllocation", allocatedAmountSet: moneyBag(discount, currency) }],
+        taxLines: [
+          {
+            __typename: "TaxLine",
+            title: market.taxTitle,
+            rate: market.taxRate,
+            ratePercentage: market.taxRate * 100,
+            priceSet: moneyBag(tax, currency),
+          },
+        ],
+        variant:
+          item === null
+            ? null
+            : {
+                __typename: "ProductVariant",
+                id: `gid://shopify/ProductVariant/${item.variantId}`,
+                sku: item.sku,
+                title: item.variantTitle ?? "Default Title",
+              },
+        product:
+          item === null
+            ? null
+            : { __typename: "Product", id: `gid://shopify/Product/${item.productId}`, title: item.title },
+      };
+      return { line, gross, discount, tax };
+    });
+    const subtotal = lines.reduce((sum, l) => sum + l.gross - l.discount, 0);
+    const discounts = lines.reduce((sum, l) => sum + l.discount, 0);
+    const tax = lines.reduce((sum, l) => sum + l.tax, 0);
+    const freeShipping = subtotal >= fromUsd(7500);
+    const shippingPrice = freeShipping ? 0 : fromUsd(market.shippingUsd);
+    const total = subtotal + shippingPrice + tax;
+    const customerSeed = pick(CUSTOMERS);
+    const shippingAddress = seed.shippingAddress === null ? null : { ...pick(market.addresses) };
+    const customer =
+      seed.customer === null
+        ? null
+        : {
+            __typename: "Customer",
+            id: `gid://shopify/Customer/${7_100_000_000_000 + CUSTOMERS.indexOf(customerSeed)}`,
+            displayName: `${customerSeed.first} ${customerSeed.last}`,
+            firstName: customerSeed.first,
+            lastName: customerSeed.last,
+          };
+    const createdAt = shopifyTime(seed.createdAt ? Date.parse(seed.createdAt) : placedAtMs);
+    const number = ++shop.counters.number;
+    const financialStatus = seed.financialStatus ?? (shop.random() < 0.85 ? "PAID" : "PENDING");
+    const order: Obj = {
+      __typename: "Order",
+      id: orderId,
+      legacyResourceId: String(numericId(orderId)),
+      name: `#${number}`,
+      email: customer === null ? null : customerSeed.email,
+      phone: null,
+      createdAt,
+      updatedAt: createdAt,
+      processedAt: createdAt,
+      cancelledAt: null,
+      cancelReason: null,
+      closed: false,
+      closedAt: null,
+      note: seed.note === undefined ? null : seed.note,
+      tags: seed.tags ?? [],
+      discountCodes: discountCode === null ? [] : [discountCode],
+      currencyCode: currency,
+      presentmentCurrencyCode: currency,
+      taxesIncluded: false,
+      displayFinancialStatus: financialStatus,
+      displayFulfillmentStatus: "UNFULFILLED",
+      customer,
+      shippingAddress,
+      billingAddress: shippingAddress === null ? { ...pick(market.addresses) } : { ...shippingAddress },
+      subtotalPriceSet: moneyBag(subtotal, currency),
+      totalShippingPriceSet: moneyBag(shippingPrice, currency),
+      totalTaxSet: moneyBag(tax, currency),
+      totalDiscountsSet: moneyBag(discounts, currency),
+      totalPriceSet: moneyBag(total, currency),
+      currentSubtotalPriceSet: moneyBag(subtotal, currency),
+      currentShippingPriceSet: moneyBag(shippingPrice, currency),
+      currentTotalTaxSet: moneyBag(tax, currency),
+      currentTotalDiscountsSet: moneyBag(discounts, currency),
+      currentTotalPriceSet: moneyBag(total, currency),
+      taxLines: [
+        {
+          __typename: "TaxLine",
+          title: market.taxTitle,
+          rate: market.taxRate,
+          ratePercentage: market.taxRate * 100,
+          priceSet: moneyBag(tax, currency),
+        },
+      ],
+      currentTaxLines: [
+        {
+          __typename: "TaxLine",
+          title: market.taxTitle,
+          rate: market.taxRate,
+          ratePercentage: market.taxRate * 100,
+          priceSet: moneyBag(tax, currency),
+        },
+      ],
+      shippingLines:
+        shippingAddress === null
+          ? []
+          : [
+              {
+                __typename: "ShippingLine",
+                id: `gid://shopify/ShippingLine/${++shop.counters.shipping}`,
+                title: freeShipping ? "Free Shipping" : "Standard",
+                code: freeShipping ? "FREE" : "STANDARD",
+                source: "shopify",
+                originalPriceSet: moneyBag(shippingPrice, currency),
+                discountedPriceSet: moneyBag(shippingPrice, currency),
+              },
+            ],
+      lineItems: lines.map((l) => l.line),
+      fulfillmentOrders: [],
+      fulfillments: [],
+    };
+    const fulfillmentOrder: Obj = {
+      __typename: "FulfillmentOrder",
+      id: `gid://shopify/FulfillmentOrder/${++shop.counters.fulfillmentOrder}`,
+      status: "OPEN",
+      requestStatus: "UNSUBMITTED",
+      orderId,
+      assignedLocation: {
+        __typename: "FulfillmentOrderAssignedLocation",
+        name: "Main Warehouse",
+        location: { __typename: "Location", id: "gid://shopify/Location/76543210", name: "Main Warehouse" },
+      },
+      lineItems: lines.map((l) => ({
+        __typename: "FulfillmentOrderLineItem",
+        id: `gid://shopify/FulfillmentOrderLineItem/${++shop.counters.foLine}`,
+        sku: l.line.sku,
+        totalQuantity: l.line.quantity,
+        remainingQuantity: l.line.quantity,
+        lineItem: l.line,
+      })),
+    };
+    (order.fulfillmentOrders as Obj[]).push(fulfillmentOrder);
+    shop.fulfillmentOrders.set(String(fulfillmentOrder.id), fulfillmentOrder);
+    shop.orders.set(orderId, order);
+    if (seed.cancelled) cancelOrder(shop, order);
+    return order;
+  };
+
+  const cancelOrder = (shop: Shop, order: Obj) => {
+    order.cancelledAt = bump(shop);
+    order.updatedAt = order.cancelledAt;
+    order.cancelReason = "CUSTOMER";
+    order.closed = true;
+    order.displayFinancialStatus = order.displayFinancialStatus === "PAID" ? "REFUNDED" : "VOIDED";
+    for (const fo of order.fulfillmentOrders as Obj[]) fo.status = "CLOSED";
+  };
+
+  const seedOrders: ShopifyFake["seedOrders"] = (domain, seed) => {
+    const shop = shopOf(domain);
+    const seeds: FakeOrderSeed[] = typeof seed === "number" ? Array.from({ length: seed }, () => ({})) : seed;
+    const now = Date.now();
+    return seeds.map((one, index) => {
+      // Placed in the recent past, a minute apart, oldest first; last modified in the same order.
+      const placedAt = now - (seeds.length - index) * 60_000;
+      const order = createOrder(shop, one, placedAt);
+      if (!one.cancelled) order.updatedAt = bump(shop, placedAt + 5000);
+      return summary(order);
+    });
+  };
+
+  const findOrder = (shop: Shop, id: string): Obj | undefined =>
+    shop.orders.get(id) ??
+    shop.orders.get(`gid://shopify/Order/${id}`) ??
+    [...shop.orders.values()].find((o) => o.name === id || o.name === `#${id}`);
+
+  const updateOrder: ShopifyFake["updateOrder"] = (domain, id, patch) => {
+    const shop = shopOf(domain);
+    const order = findOrder(shop, id);
+    if (order === undefined) throw new Error(`Unknown order ${id} in ${domain}`);
+    for (const key of [
+      "note",
+      "tags",
+      "email",
+      "phone",
+      "displayFinancialStatus",
+      "displayFulfillmentStatus",
+    ] as const) {
+      if (patch[key] !== undefined) order[key] = patch[key];
+    }
+    if (patch.cancel) cancelOrder(shop, order);
+    else order.updatedAt = bump(shop);
+    return summary(order);
+  };
+
+  const failNext: ShopifyFake["failNext"] = (domain, failure, opts = {}) => {
+    shopOf(domain).failures.push({ failure, retryAfterSeconds: opts.retryAfterSeconds ?? 1 });
+  };
+
+  const setLimits: ShopifyFake["setLimits"] = (domain, limits) => {
+    const bucket = shopOf(domain).bucket;
+    refill(bucket, Date.now());
+    if (limits.maximumAvailable !== undefined) bucket.maximumAvailable = limits.maximumAvailable;
+    if (limits.restoreRate !== undefined) bucket.restoreRate = limits.restoreRate;
+    bucket.available = Math.min(bucket.maximumAvailable, limits.currentlyAvailable ?? bucket.available);
+  };
+
+  const spend: ShopifyFake["spend"] = (domain, points) => {
+    const bucket = shopOf(domain).bucket;
+    refill(bucket, Date.now());
+    bucket.available = Math.max(0, bucket.available - points);
+  };
+
+  const stats: ShopifyFake["stats"] = (domain) => {
+    const shop = shopOf(domain);
+    refill(shop.bucket, Date.now());
+    return structuredClone({ ...shop.stats, throttleStatus: throttleStatus(shop.bucket) });
+  };
+
+  const startAutoOrders: ShopifyFake["startAutoOrders"] = (domain, { everyMs, perTick }) => {
+    const shop = shopOf(domain);
+    if (shop.autoOrders !== null) clearInterval(shop.autoOrders);
+    shop.autoOrders = setInterval(
+      () => {
+        for (let i = 0; i < perTick; i++) {
+          const order = createOrder(shop, {}, Date.now());
+          order.updatedAt = bump(shop);
+        }
+      },
+      Math.max(10, everyMs),
+    );
+    shop.autoOrders.unref();
+  };
+  const stopAutoOrders: ShopifyFake["stopAutoOrders"] = (domain) => {
+    const shop = shopOf(domain);
+    if (shop.autoOrders !== null) clearInterval(shop.autoOrders);
+    shop.autoOrders = null;
+  };
+
+  // ── GraphQL execution ──
+
+  const bulkView = (shop: Shop, op: BulkOperationRecord): Obj => {
+    const now = Date.now();
+    const done = now >= op.readyAtMs;
+    return {
+      __typename: "BulkOperation",
+      id: op.id,
+      type: "QUERY",
+      query: op.query,
+      status: done ? "COMPLETED" : now - op.createdAtMs < bulkDelayMs / 2 ? "CREATED" : "RUNNING",
+      errorCode: null,
+      createdAt: shopifyTime(op.createdAtMs),
+      completedAt: done ? shopifyTime(op.readyAtMs) : null,
+      objectCount: String(done ? op.objectCount : 0),
+      rootObjectCount: String(done ? op.rootObjectCount : 0),
+      fileSize: done && op.objectCount > 0 ? String(Buffer.byteLength(op.jsonl)) : null,
+      url:
+        done && op.objectCount > 0
+          ? `${baseUrl}/bulk-results/${encodeURIComponent(shop.domain)}/${op.n}.jsonl`
+          : null,
+      partialDataUrl: null,
+    };
+  };
+
+  const sortedOrders = (shop: Shop, field: FieldNode, variables: Variables): Obj[] => {
+    const sortKey = String(arg(field, "sortKey", variables) ?? "ID");
+    if (SORT_FIELDS[sortKey] === undefined) {
+      throw new GraphqlError(
+        `Argument 'sortKey' on Field 'orders' has an invalid value (${sortKey}). Expected type 'OrderSortKeys'.`,
+        "argumentLiteralsIncompatible",
+      );
+    }
+    const reverse = arg(field, "reverse", variables) === true;
+    const search = arg(field, "query", variables);
+    const list = [...shop.orders.values()]
+      .filter((order) => matchesSearch(order, search))
+      .sort((a, b) => sortValue(a, sortKey) - sortValue(b, sortKey) || numericId(a.id) - numericId(b.id));
+    return reverse ? list.reverse() : list;
+  };
+
+  const resolveOrders = (shop: Shop, field: FieldNode, variables: Variables): Obj => {
+    const size = checkPageSize(field, variables);
+    const sortKey = String(arg(field, "sortKey", variables) ?? "ID");
+    const reverse = arg(field, "reverse", variables) === true;
+    const list = sortedOrders(shop, field, variables);
+    const after = arg(field, "after", variables);
+    let start = 0;
+    if (after !== undefined && after !== null) {
+      // Keyset, like Shopify: an order modified while paging moves behind the cursor and comes again.
+      const { last_id: lastId, last_value: lastValue } = decodeCursor(after);
+      const key = (o: Obj) => [sortValue(o, sortKey), numericId(o.id)] as const;
+      const later = (o: Obj) => {
+        const [value, id] = key(o);
+        const cmp = value - Number(lastValue) || id - Number(lastId);
+        return reverse ? cmp < 0 : cmp > 0;
+      };
+      start = list.findIndex(later);
+      if (start < 0) start = list.length;
+    }
+    const items = list.slice(start, start + size);
+    return projectConnection(
+      field,
+      items,
+      {
+        start,
+        hasNextPage: start + size < list.length,
+        cursorOf: (item) =>
+          encodeCursor({ last_id: numericId(item.id), last_value: sortValue(item, sortKey) }),
+      },
+      variables,
+    );
+  };
+
+  const findNode = (shop: Shop, id: unknown): Obj | null => {
+    const key = String(id);
+    return (
+      shop.orders.get(key) ??
+      shop.fulfillmentOrders.get(key) ??
+      shop.fulfillments.get(key)?.view ??
+      (shop.bulkOperations.has(key)
+        ? bulkView(shop, shop.bulkOperations.get(key) as BulkOperationRecord)
+        : null)
+    );
+  };
+
+  const runBulkQuery = (shop: Shop, query: unknown, groupObjects: boolean): Obj => {
+    const userError = (message: string, code: string) => ({
+      __typename: "BulkOperationRunQueryPayload",
+      bulkOperation: null,
+      userErrors: [{ __typename: "BulkOperationUserError", field: ["query"], message, code }],
+    });
+    if (typeof query !== "string") return userError("Invalid bulk query: query is required", "INVALID");
+    let operation: OperationNode;
+    try {
+      operation = parseOperation(query);
+    } catch (error) {
+      return userError(`Invalid bulk query: ${(error as Error).message}`, "INVALID");
+    }
+    const [root] = childFields(operation.selection);
+    if (
+      operation.type !== "query" ||
+      root === undefined ||
+      root.name !== "orders" ||
+      !isConnectionSelection(root)
+    ) {
+      return userError(
+        "Bulk queries must contain at least one connection (this fake exports orders only).",
+        "INVALID",
+      );
+    }
+    const running = [...shop.bulkOperations.values()].filter((op) => Date.now() < op.readyAtMs);
+    if (running.length >= 5) {
+      return userError(
+        `A bulk query operation for this app and shop is already in progress: ${running[0]?.id}.`,
+        "OPERATION_IN_PROGRESS",
+      );
+    }
+    const nodeSelection =
+      (child(root, "nodes") ?? child(child(root, "edges") ?? root, "node"))?.selection ?? [];
+    const orders = sortedOrders(
+      shop,
+      { ...root, args: { ...root.args, sortKey: { kind: "literal", value: "ID" } } },
+      {},
+    );
+    const parents: string[] = [];
+    const children: string[] = [];
+    let objectCount = 0;
+    try {
+      for (const order of orders) {
+        const record: Obj = {};
+        const nested: string[] = [];
+        for (const node of childFields(nodeSelection)) {
+          const value = node.name === "__typename" ? "Order" : order[node.name];
+          if (node.selection !== null && Array.isArray(value) && isConnectionSelection(node)) {
+            const childSelection =
+              (child(node, "nodes") ?? child(child(node, "edges") ?? node, "node"))?.selection ?? [];
+            for (const item of value as Obj[]) {
+              if (childFields(childSelection).some((c) => isConnectionSelection(c))) {
+                throw new GraphqlError("Bulk queries support a nesting depth of two connections", "INVALID");
+              }
+              nested.push(JSON.stringify({ ...project(childSelection, item, {}), __parentId: order.id }));
+            }
+          } else {
+            Object.assign(record, project([node], order, {}));
+          }
+        }
+        parents.push(JSON.stringify(record));
+        objectCount += 1 + nested.length;
+        if (groupObjects) parents.push(...nested);
+        else children.push(...nested);
+      }
+    } catch (error) {
+      return userError(`Invalid bulk query: ${(error as Error).message}`, "INVALID");
+    }
+    const n = ++shop.counters.bulk;
+    const now = Date.now();
+    const lines = [...parents, ...children];
+    const op: BulkOperationRecord = {
+      id: `gid://shopify/BulkOperation/${n}`,
+      n,
+      query,
+      createdAtMs: now,
+      readyAtMs: now + bulkDelayMs,
+      jsonl: lines.length === 0 ? "" : `${lines.join("\n")}\n`,
+      objectCount,
+      rootObjectCount: orders.length,
+    };
+    shop.bulkOperations.set(op.id, op);
+    return {
+      __typename: "BulkOperationRunQueryPayload",
+      bulkOperation: { ...bulkView(shop, op), status: "CREATED" },
+      userErrors: [],
+    };
+  };
+
+  const fulfillmentCreate = (shop: Shop, input: unknown): Obj => {
+    const invalid = (detail: string) =>
+      new GraphqlError(
+        `Variable $fulfillment of type FulfillmentInput! was provided invalid value (${detail})`,
+        "INVALID_VARIABLE",
+      );
+    const payload = (fulfillment: Obj | null, userErrors: { field: string[] | null; message: string }[]) => ({
+      __typename: "FulfillmentCreatePayload",
+      fulfillment,
+      userErrors: userErrors.map((e) => ({ __typename: "UserError", ...e })),
+    });
+    if (typeof input !== "object" || input === null) throw invalid("Expected value to not be null");
+    const fulfillment = input as Obj;
+    const groups = fulfillment.lineItemsByFulfillmentOrder;
+    if (!Array.isArray(groups)) throw invalid("lineItemsByFulfillmentOrder: Expected value to not be null");
+    if (groups.length === 0) {
+      return payload(null, [
+        {
+          field: ["fulfillment", "lineItemsByFulfillmentOrder"],
+          message: "Line items by fulfillment order can't be blank.",
+        },
+      ]);
+    }
+    const notifyCustomer = fulfillment.notifyCustomer ?? false;
+    if (typeof notifyCustomer !== "boolean")
+      throw invalid("notifyCustomer: Could not coerce value to Boolean");
+    const tracking = (fulfillment.trackingInfo ?? {}) as Obj;
+    const strings = (value: unknown, name: string): string[] => {
+      if (value === undefined || value === null) return [];
+      if (!Array.isArray(value) || value.some((v) => typeof v !== "string"))
+        throw invalid(`trackingInfo.${name}: Expected [String!]`);
+      return value as string[];
+    };
+    const numbers = [
+      ...(typeof tracking.number === "string" ? [tracking.number] : []),
+      ...strings(tracking.numbers, "numbers"),
+    ];
+    const urls = [
+      ...(typeof tracking.url === "string" ? [tracking.url] : []),
+      ...strings(tracking.urls, "urls"),
+    ];
+    const company = typeof tracking.company === "string" ? tracking.company : null;
+
+    const plan: { fo: Obj; items: { foLine: Obj; quantity: number }[] }[] = [];
+    const errors: { field: string[]; message: string }[] = [];
+    groups.forEach((group: unknown, index) => {
+      const g = (group ?? {}) as Obj;
+      if (typeof g.fulfillmentOrderId !== "string")
+        throw invalid(
+          `lineItemsByFulfillmentOrder.${index}.fulfillmentOrderId: Expected value to not be null`,
+        );
+      const fo = shop.fulfillmentOrders.get(g.fulfillmentOrderId);
+      const field = ["fulfillment", "lineItemsByFulfillmentOrder", String(index), "fulfillmentOrderId"];
+      if (fo === undefined) {
+        errors.push({ field, message: "Fulfillment order does not exist." });
+        return;
+      }
+      if (fo.status !== "OPEN" && fo.status !== "IN_PROGRESS") {
+        errors.push({
+          field,
+          message: `Fulfillment order ${fo.id} has an unfulfillable status= ${String(fo.status).toLowerCase()}.`,
+        });
+        return;
+      }
+      const foLines = fo.lineItems as Obj[];
+      if (g.fulfillmentOrderLineItems === undefined || g.fulfillmentOrderLineItems === null) {
+        const items = foLines
+          .filter((l) => Number(l.remainingQuantity) > 0)
+          .map((foLine) => ({ foLine, quantity: Number(foLine.remainingQuantity) }));
+        plan.push({ fo, items });
+        return;
+      }
+      if (!Array.isArray(g.fulfillmentOrderLineItems))
+        throw invalid(`lineItemsByFulfillmentOrder.${index}.fulfillmentOrderLineItems: Expected a list`);
+      const items: { foLine: Obj; quantity: number }[] = [];
+      for (const raw of g.fulfillmentOrderLineItems as unknown[]) {
+        const item = (raw ?? {}) as Obj;
+        if (
+          typeof item.id !== "string" ||
+          typeof item.quantity !== "number" ||
+          !Number.isInteger(item.quantity)
+        ) {
+          throw invalid(
+            `lineItemsByFulfillmentOrder.${index}.fulfillmentOrderLineItems: id and quantity are required`,
+          );
+        }
+        const foLine = foLines.find((l) => l.id === item.id);
+        if (foLine === undefined) {
+          errors.push({
+            field,
+            message: `Fulfillment order line item ${item.id} does not belong to fulfillment order ${fo.id}.`,
+          });
+          continue;
+        }
+        if (item.quantity <= 0 || item.quantity > Number(foLine.remainingQuantity)) {
+          errors.push({
+            field,
+            message: `Invalid fulfillment order line item quantity requested for ${item.id}.`,
+          });
+          continue;
+        }
+        items.push({ foLine, quantity: item.quantity });
+      }
+      plan.push({ fo, items });
+    });
+    if (errors.length > 0) return payload(null, errors);
+    const orderIds = new Set(plan.map((p) => p.fo.orderId));
+    const locations = new Set(
+      plan.map((p) => (p.fo.assignedLocation as Obj & { location: Obj }).location.id),
+    );
+    if (orderIds.size > 1 || locations.size > 1) {
+      return payload(null, [
+        {
+          field: ["fulfillment"],
+          message:
+            "All fulfillment orders in the fulfillment must belong to the same order and be assigned to the same location.",
+        },
+      ]);
+    }
+    if (plan.every((p) => p.items.length === 0)) {
+      return payload(null, [{ field: ["fulfillment"], message: "There are no line items to fulfill." }]);
+    }
+
+    const order = shop.orders.get(String(plan[0]?.fo.orderId)) as Obj;
+    const id = `gid://shopify/Fulfillment/${++shop.counters.fulfillment}`;
+    const createdAt = bump(shop);
+    const trackingInfo =
+      numbers.length === 0 && company !== null
+        ? [{ __typename: "FulfillmentTrackingInfo", company, number: null, url: urls[0] ?? null }]
+        : numbers.map((number, i) => ({
+            __typename: "FulfillmentTrackingInfo",
+            company,
+            number,
+            url: urls[i] ?? null,
+          }));
+    const lineItems: FakeFulfillmentRecord["lineItems"] = [];
+    for (const { items } of plan) {
+      for (const { foLine, quantity } of items) {
+        foLine.remainingQuantity = Number(foLine.remainingQuantity) - quantity;
+        const line = foLine.lineItem as Obj;
+        line.unfulfilledQuantity = Number(line.unfulfilledQuantity) - quantity;
+        lineItems.push({
+          fulfillmentOrderLineItemId: String(foLine.id),
+          lineItemId: String(line.id),
+          quantity,
+        });
+      }
+    }
+    for (const { fo } of plan) {
+      fo.status = (fo.lineItems as Obj[]).every((l) => Number(l.remainingQuantity) === 0)
+        ? "CLOSED"
+        : "IN_PROGRESS";
+    }
+    const allDone = (order.lineItems as Obj[]).every((l) => Number(l.unfulfilledQuantity) === 0);
+    order.displayFulfillmentStatus = allDone ? "FULFILLED" : "PARTIALLY_FULFILLED";
+    order.updatedAt = createdAt;
+    const view: Obj = {
+      __typename: "Fulfillment",
+      id,
+      name: `${String(order.name)}-F${(order.fulfillments as Obj[]).length + 1}`,
+      status: "SUCCESS",
+      displayStatus: "FULFILLED",
+      createdAt,
+      updatedAt: createdAt,
+      trackingInfo,
+    };
+    (order.fulfillments as Obj[]).push(view);
+    shop.fulfillments.set(id, {
+      view,
+      record: {
+        id,
+        orderId: String(order.id),
+        status: "SUCCESS",
+        notifyCustomer,
+        trackingInfo: trackingInfo.map(({ company: c, number, url }) => ({ company: c, number, url })),
+        lineItems,
+        createdAt,
+      },
+    });
+    return payload(view, []);
+  };
+
+  /** Executes a parsed operation; returns `data` (GraphqlError thrown for request-level errors). */
+  const execute = (shop: Shop, operation: OperationNode, variables: Variables): Obj => {
+    const data: Obj = {};
+    for (const field of childFields(operation.selection)) {
+      const selection = field.selection;
+      let value: unknown;
+      if (operation.type === "mutation") {
+        if (field.name === "bulkOperationRunQuery") {
+          value = runBulkQuery(
+            shop,
+            arg(field, "query", variables),
+            arg(field, "groupObjects", variables) === true,
+          );
+        } else if (field.name === "fulfillmentCreate") {
+          value = fulfillmentCreate(shop, arg(field, "fulfillment", variables));
+        } else {
+          throw new GraphqlError(`Field '${field.name}' doesn't exist on type 'Mutation'`, "undefinedField", {
+            typeName: "Mutation",
+            fieldName: field.name,
+          });
+        }
+        data[field.alias] = selection === null ? value : project(selection, value as Obj, variables);
+        continue;
+      }
+      switch (field.name) {
+        case "orders":
+          data[field.alias] = resolveOrders(shop, field, variables);
+          continue;
+        case "order":
+        case "node":
+          value = findNode(shop, arg(field, "id", variables));
+          if (value !== null && field.name === "order" && (value as Obj).__typename !== "Order") value = null;
+          break;
+        case "bulkOperation": {
+          const op = shop.bulkOperations.get(String(arg(field, "id", variables)));
+          value = op === undefined ? null : bulkView(shop, op);
+          break;
+        }
+        case "currentBulkOperation": {
+          const last = [...shop.bulkOperations.values()].pop();
+          value = last === undefined ? null : bulkView(shop, last);
+          break;
+        }
+        case "shop":
+          value = {
+            __typename: "Shop",
+            id: "gid://shopify/Shop/1",
+            name: shop.domain.split(".")[0],
+            myshopifyDomain: shop.domain,
+            currencyCode: shop.currency,
+          };
+          break;
+        default:
+          throw new GraphqlError(
+            `Field '${field.name}' doesn't exist on type 'QueryRoot'`,
+            "undefinedField",
+            { typeName: "QueryRoot", fieldName: field.name },
+          );
+      }
+      data[field.alias] =
+        value === null || selection === null ? (value ?? null) : project(selection, value as Obj, variables);
+    }
+    return data;
+  };
+
+  // ── HTTP ──
+
+  const sendJson = (
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ) => {
+    res.writeHead(status, {
+      "Content-Type": "application/json; charset=utf-8",
+      "X-Request-Id": randomBytes(16).toString("hex"),
+      ...headers,
+    });
+    res.end(JSON.stringify(body));
+  };
+
+  const readBody = async (req: IncomingMessage): Promise<string> => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString("utf8");
+  };
+
+  const graphqlRequest = async (req: IncomingMessage, res: ServerResponse, shop: Shop, version: string) => {
+    const body = await readBody(req);
+    const stats = shop.stats;
+    stats.requests++;
+    const versionHeader = { "X-Shopify-API-Version": version };
+    if (req.headers["x-shopify-access-token"] !== shop.accessToken) {
+      stats.unauthorized++;
+      return sendJson(res, 401, {
+        errors: "[API] Invalid API key or access token (unrecognized login or wrong password)",
+      });
+    }
+    if (req.method !== "POST") return sendJson(res, 405, { errors: "Method Not Allowed" });
+
+    const now = Date.now();
+    const bucket = shop.bucket;
+    refill(bucket, now);
+    const injected = shop.failures.shift();
+    if (injected !== undefined) {
+      stats.injected[String(injected.failure)] = (stats.injected[String(injected.failure)] ?? 0) + 1;
+      switch (injected.failure) {
+        case "hang":
+          hanging.add(res);
+          res.on("close", () => hanging.delete(res));
+          return;
+        case 429:
+          return sendJson(
+            res,
+            429,
+            {
+              errors:
+                "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.",
+            },
+            { "Retry-After": String(injected.retryAfterSeconds), ...versionHeader },
+          );
+        case 500:
+          return sendJson(res, 500, { errors: "Internal Server Error" }, versionHeader);
+        case 502:
+          res.writeHead(502, { "Content-Type": "text/html" });
+          return res.end(
+            "<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>",
+          );
+        case 503:
+          res.writeHead(503, { "Content-Type": "text/html" });
+          return res.end("<html><body><h1>503 Service Unavailable</h1></body></html>");
+        case "throttled":
+          break;
+      }
+    }
+
+    let payload: { query?: unknown; variables?: unknown };
+    try {
+      payload = JSON.parse(body) as typeof payload;
+    } catch {
+      return sendJson(
+        res,
+        400,
+        { errors: { query: "Required parameter missing or invalid" } },
+        versionHeader,
+      );
+    }
+    if (typeof payload?.query !== "string") {
+      return sendJson(
+        res,
+        400,
+        { errors: { query: "Required parameter missing or invalid" } },
+        versionHeader,
+      );
+    }
+    const variables = (
+      typeof payload.variables === "object" && payload.variables !== null ? payload.variables : {}
+    ) as Variables;
+
+    let operation: OperationNode;
+    let requested: number;
+    try {
+      operation = parseOperation(payload.query);
+      for (const definition of operation.variables) {
+        if (!(definition.name in variables) && definition.defaultValue !== null) {
+          variables[definition.name] = resolveValue(definition.defaultValue, {});
+        }
+      }
+      requested = requestedQueryCost(operation, variables);
+    } catch (error) {
+      const e = error instanceof GraphqlError ? error : new GraphqlError(String(error), "parseError");
+      return sendJson(
+        res,
+        200,
+        { errors: [{ message: e.message, extensions: { code: e.code, ...e.extra } }] },
+        versionHeader,
+      );
+    }
+    stats.requestedCosts.push(requested);
+
+    if (requested > MAX_QUERY_COST) {
+      stats.maxCostExceeded++;
+      return sendJson(
+        res,
+        200,
+        {
+          errors: [
+            {
+              message: `Query cost is ${requested}, which exceeds the single query max cost limit (${MAX_QUERY_COST}).`,
+              extensions: {
+                code: "MAX_COST_EXCEEDED",
+                cost: requested,
+                maxCost: MAX_QUERY_COST,
+                documentation: "https://shopify.dev/api/usage/rate-limits",
+              },
+            },
+          ],
+        },
+        versionHeader,
+      );
+    }
+
+    const throttled = (cause: "bucket" | "injected") => {
+      stats.throttled++;
+      if (cause === "bucket") stats.overLimit++;
+      return sendJson(
+        res,
+        200,
+        {
+          errors: [
+            {
+              message: "Throttled",
+              extensions: { code: "THROTTLED", documentation: "https://shopify.dev/api/usage/rate-limits" },
+            },
+          ],
+          extensions: {
+            cost: {
+              requestedQueryCost: requested,
+              actualQueryCost: null,
+              throttleStatus: throttleStatus(bucket),
+            },
+          },
+        },
+        versionHeader,
+      );
+    };
+    if (injected?.failure === "throttled") {
+      // Another consumer of the same bucket just emptied it.
+      bucket.available = 0;
+      return throttled("injected");
+    }
+    if (requested > bucket.available) return throttled("bucket");
+
+    bucket.available -= requested;
+    let data: Obj | null = null;
+    let errors: unknown[] | undefined;
+    try {
+      data = execute(shop, operation, variables);
+    } catch (error) {
+      if (!(error instanceof GraphqlError)) throw error;
+      errors = [{ message: error.message, extensions: { code: error.code, ...error.extra } }];
+    }
+    const actual =
+      data === null
+        ? 0
+        : operation.type === "mutation"
+          ? requested
+          : actualSelectionCost(operation.selection, data, variables);
+    bucket.available = Math.min(bucket.maximumAvailable, bucket.available + (requested - actual));
+    stats.requestedCost += requested;
+    stats.actualCost += actual;
+    sendJson(
+      res,
+      200,
+      {
+        ...(data === null ? {} : { data }),
+        ...(errors === undefined ? {} : { errors }),
+        extensions: {
+          cost: {
+            requestedQueryCost: requested,
+            actualQueryCost: actual,
+            throttleStatus: throttleStatus(bucket),
+          },
+        },
+      },
+      versionHeader,
+    );
+  };
+
+  const control = async (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams) => {
+    const reply = (status: number, body?: unknown) => {
+      res.writeHead(status, body === undefined ? {} : { "Content-Type": "application/json" });
+      res.end(body === undefined ? undefined : JSON.stringify(body));
+    };
+    let body: Obj = {};
+    if (req.method === "POST") {
+      try {
+        body = JSON.parse((await readBody(req)) || "{}") as Obj;
+      } catch {
+        return reply(400, { error: "body must be JSON" });
+      }
+    }
+    const route = `${req.method} ${path}`;
+    const shopName = typeof body.shop === "string" ? body.shop : (query.get("shop") ?? "");
+    if (route === "POST /shops") {
+      if (!shopName || typeof body.accessToken !== "string")
+        return reply(400, { error: "shop and accessToken are required" });
+      createShop({
+        shop: shopName,
+        accessToken: body.accessToken,
+        ...(typeof body.maximumAvailable === "number" ? { maximumAvailable: body.maximumAvailable } : {}),
+        ...(typeof body.restoreRate === "number" ? { restoreRate: body.restoreRate } : {}),
+        ...(typeof body.currency === "string" ? { currency: body.currency } : {}),
+      });
+      return reply(204);
+    }
+    if (!shops.has(shopName)) return reply(404, { error: `unknown shop "${shopName}"` });
+    switch (route) {
+      case "POST /orders": {
+        const seed = Array.isArray(body.orders) ? (body.orders as FakeOrderSeed[]) : Number(body.count ?? 1);
+        return reply(200, { orders: seedOrders(shopName, seed) });
+      }
+      case "POST /orders/update": {
+        try {
+          return reply(200, {
+            order: updateOrder(shopName, String(body.id), (body.patch ?? {}) as FakeOrderPatch),
+          });
+        } catch (error) {
+          return reply(404, { error: (error as Error).message });
+        }
+      }
+      case "GET /orders": {
+        const order = findOrder(shopOf(shopName), query.get("id") ?? "");
+        return order === undefined
+          ? reply(404, { error: "unknown order" })
+          : reply(200, { order: JSON.parse(JSON.stringify(order)) });
+      }
+      case "POST /fail-next": {
+        const failure = body.failure as ShopifyFakeFailure;
+        if (!FAILURES.includes(failure))
+          return reply(400, { error: `failure must be one of ${FAILURES.join(", ")}` });
+        failNext(
+          shopName,
+          failure,
+          typeof body.retryAfterSeconds === "number" ? { retryAfterSeconds: body.retryAfterSeconds } : {},
+        );
+        return reply(204);
+      }
+      case "POST /limits":
+        setLimits(shopName, {
+          ...(typeof body.maximumAvailable === "number" ? { maximumAvailable: body.maximumAvailable } : {}),
+          ...(typeof body.restoreRate === "number" ? { restoreRate: body.restoreRate } : {}),
+          ...(typeof body.currentlyAvailable === "number"
+            ? { currentlyAvailable: body.currentlyAvailable }
+            : {}),
+        });
+        return reply(204);
+      case "POST /spend":
+        spend(shopName, Number(body.points ?? 0));
+        return reply(204);
+      case "GET /stats":
+        return reply(200, stats(shopName));
+      case "GET /fulfillments":
+        return reply(200, { fulfillments: listFulfillments(shopName) });
+      case "POST /auto-orders":
+        startAutoOrders(shopName, {
+          everyMs: Number(body.everyMs ?? 1000),
+          perTick: Number(body.perTick ?? 1),
+        });
+        return reply(204);
+      case "DELETE /auto-orders":
+        stopAutoOrders(shopName);
+        return reply(204);
+      default:
+        return reply(404, { error: `no control route ${route}` });
+    }
+  };
+
+  const listFulfillments: ShopifyFake["listFulfillments"] = (domain) =>
+    structuredClone([...shopOf(domain).fulfillments.values()].map((f) => f.record));
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://fake.invalid");
+    const fail = (error: unknown) => {
+      if (!res.headersSent) sendJson(res, 500, { errors: `fake failure: ${String(error)}` });
+      else res.destroy();
+    };
+    if (url.pathname.startsWith("/__control/")) {
+      control(req, res, url.pathname.slice("/__control".length), url.searchParams).catch(fail);
+      return;
+    }
+    const bulk = /^\/bulk-results\/([^/]+)\/(\d+)\.jsonl$/.exec(url.pathname);
+    if (bulk && req.method === "GET") {
+      const shop = shops.get(decodeURIComponent(bulk[1] ?? ""));
+      const op = shop?.bulkOperations.get(`gid://shopify/BulkOperation/${bulk[2]}`);
+      if (shop === undefined || op === undefined || Date.now() < op.readyAtMs) {
+        res.writeHead(404, { "Content-Type": "application/xml" });
+        res.end("<?xml version='1.0' encoding='UTF-8'?><Error><Code>NoSuchKey</Code></Error>");
+        return;
+      }
+      shop.stats.bulkDownloads++;
+      res.writeHead(200, { "Content-Type": "application/jsonl" });
+      res.end(op.jsonl);
+      return;
+    }
+    const graphql = /^\/shops\/([^/]+)\/admin\/api\/(\d{4}-\d{2}|unstable)\/graphql\.json$/.exec(
+      url.pathname,
+    );
+    const shop = graphql ? shops.get(decodeURIComponent(graphql[1] ?? "")) : undefined;
+    if (!graphql || shop === undefined) {
+      req.resume();
+      sendJson(res, 404, { errors: "Not Found" });
+      return;
+    }
+    graphqlRequest(req, res, shop, graphql[2] ?? "").catch(fail);
+  };
+
+  const server = createServer(handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  baseUrl = `http://127.0.0.1:${port}`;
+
+  return {
+    url: baseUrl,
+    createShop,
+    seedOrders,
+    updateOrder,
+    getOrder: (domain, id) => {
+      const order = findOrder(shopOf(domain), id);
+      return order === undefined ? undefined : (JSON.parse(JSON.stringify(order)) as Obj);
+    },
+    failNext,
+    setLimits,
+    spend,
+    stats,
+    listFulfillments,
+    startAutoOrders,
+    stopAutoOrders,
+    close() {
+      for (const shop of shops.values()) if (shop.autoOrders !== null) clearInterval(shop.autoOrders);
+      for (const res of hanging) res.destroy();
+      hanging.clear();
+      return new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,127 @@
+// How the hub behaves when upstreams misbehave: lost answers, refusals a person fixes, rate limits,
+// outages. Real Postgres and Redis, the Shopify and Lingxing fakes, the Worker's own queue consumers.
+import { describe, expect, it } from "vitest";
+import { bearer } from "../support/auth";
+import { call, envelope, ownerSql } from "../support/harness";
+import { lingxingFake, ordersOf, setUpHub, shopifyFake } from "../support/sync";
+
+async function rows<T>(query: Promise<unknown>): Promise<T[]> {
+  return (await query) as T[];
+}
+
+describe("ERP push through the ledger", () => {
+  it("an order the ERP accepted but whose answer was lost is found by reference, never created twice", async () => {
+    const h = await setUpHub({ seed: 3, pageSize: 10 });
+    await lingxingFake.failNext(h.appId, "timeout-after-accept");
+    await h.pullOrders();
+    await h.queues.drain();
+
+    const inErp = (await lingxingFake.orders(h.appId)).orders;
+    expect(inErp).toHaveLength(3);
+    expect(new Set(inErp.map((o) => o.platformOrderNo)).size).toBe(3);
+    const stats = (await lingxingFake.stats(h.appId)) as {
+      creates?: number;
+      requests?: Record<string, number>;
+    };
+    expect(stats.requests?.["/pb/mp/order/v2/create"]).toBe(1);
+    const stored = await ordersOf(h.user.tenant.id);
+    expect(stored.map((o) => o.status)).toEqual(["synced", "synced", "synced"]);
+    const ledger = await rows<{ status: string; attempts: number }>(
+      ownerSql()`select status, attempts from erp_push_ledger where tenant_id = ${h.user.tenant.id}`,
+    );
+    expect(ledger.every((l) => l.status === "created" && l.attempts === 1)).toBe(true);
+  });
+
+  it("a refused order lands in sync failures; a person edits the payload, replays it, and it succeeds", async () => {
+    const h = await setUpHub({ seed: 1 });
+    // Lingxing knows no SKU at all: every order is refused.
+    await lingxingFake.control("skus", { body: { appId: h.appId, skus: ["KNOWN-SKU"] } });
+    await h.pullOrders();
+    await h.queues.drain();
+
+    const [order] = await ordersOf(h.user.tenant.id);
+    expect(order?.status).toBe("failed");
+    const list = await envelope<{ items: { id: string; operation: string; errorKind: string }[] }>(
+      await call("/api/v1/sync/failures", bearer(h.user.token)),
+    );
+    expect(list.data?.items).toHaveLength(1);
+    const failureId = list.data?.items[0]?.id ?? "";
+    const detail = await envelope<{ payload: { input: { lines: { erpSku: string }[] } } }>(
+      await call(`/api/v1/sync/failures/${failureId}`, bearer(h.user.token)),
+    );
+    const payload = detail.data?.payload as { input: { lines: { erpSku: string }[] } };
+    expect(payload.input.lines.length).toBeGreaterThan(0);
+
+    // Repeating the same failure does not create a second row.
+    // The fix: point every line at the SKU Lingxing knows.
+    for (const line of payload.input.lines) line.erpSku = "KNOWN-SKU";
+    const patched = await call(
+      `/api/v1/sync/failures/${failureId}`,
+      bearer(h.user.token, { method: "PATCH", body: { payload } }),
+    );
+    expect(patched.status).toBe(200);
+    const replay = await call(
+      `/api/v1/sync/failures/${failureId}/replay`,
+      bearer(h.user.token, { method: "POST", body: {} }),
+      h.queues.env,
+    );
+    expect(replay.status).toBe(200);
+    await h.queues.drain();
+
+    expect((await ordersOf(h.user.tenant.id))[0]?.status).toBe("synced");
+    const inErp = (await lingxingFake.orders(h.appId)).orders;
+    expect(inErp).toHaveLength(1);
+    expect(inErp[0]?.items.every((item) => item.sku === "KNOWN-SKU")).toBe(true);
+    const resolved = await envelope<{ status: string; resolution: string }>(
+      await call(`/api/v1/sync/failures/${failureId}`, bearer(h.user.token)),
+    );
+    expect(resolved.data?.status).toBe("resolved");
+    expect(resolved.data?.resolution).toBe("replayed");
+  });
+});
+
+describe("upstream limits and outages", () => {
+  it("honours 429 Retry-After and THROTTLED without a single request over the shop's bucket", {
+    timeout: 30_000,
+  }, async () => {
+    const h = await setUpHub({ seed: 12, pageSize: 2, shop: { maximumAvailable: 1000, restoreRate: 1000 } });
+    await shopifyFake.failNext(h.shop, 429, 1);
+    await shopifyFake.control("spend", { body: { shop: h.shop, points: 990 } });
+    await h.pullOrders();
+    await h.queues.drain();
+
+    const stats = await shopifyFake.stats(h.shop);
+    expect(await ordersOf(h.user.tenant.id)).toHaveLength(12);
+    expect(stats.overLimit).toBe(0);
+    expect(stats.injected["429"]).toBe(1);
+  });
+
+  it("the breaker opens after repeated failures, refuses at once while open, and recovers", {
+    timeout: 30_000,
+  }, async () => {
+    const h = await setUpHub({ seed: 2 });
+    // Five consecutive 503s (the breaker's threshold): the adapter's own retries, then the message's retry.
+    for (let i = 0; i < 5; i++) await shopifyFake.failNext(h.shop, 503);
+    await h.pullOrders();
+    const first = await h.queues.drain({ maxRounds: 2 });
+    expect(first.retried).toBeGreaterThan(0);
+    const requestsWhileOpen = (await shopifyFake.stats(h.shop)).requests;
+    expect(requestsWhileOpen).toBe(5);
+    // While open, a run fails without calling Shopify.
+    await h.pullOrders();
+    await h.queues.drain({ maxRounds: 1 });
+    expect((await shopifyFake.stats(h.shop)).requests).toBe(requestsWhileOpen);
+
+    const status = await envelope<{ items?: unknown[] } | unknown[]>(
+      await call("/api/v1/sync/status", bearer(h.user.token)),
+    );
+    expect(JSON.stringify(status.data)).toContain('"open"');
+
+    // After the open period it half-opens, the probe succeeds, the stream catches up.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    h.queues.pending.splice(0);
+    await h.pullOrders();
+    await h.queues.drain();
+    expect(await ordersOf(h.user.tenant.id)).toHaveLength(2);
+  });
+});

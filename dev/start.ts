@@ -10,6 +10,7 @@ import type * as PgModule from "pg";
 import type * as RedisModule from "redis";
 import { hashPassword } from "../src/services/auth/password.ts";
 import { PERMISSIONS } from "../src/services/auth/permissions.ts";
+import { DEMO_LINGXING_APP_ID, DEMO_SHOP, seedDemoConnections, startDemoFakes } from "./demo-hub.ts";
 import { ensureDatabase, migrateDatabase, withDatabase } from "./migrate.ts";
 import { startNeonGateway } from "./neon-gateway.ts";
 import { startUpstashGateway } from "./upstash-gateway.ts";
@@ -172,7 +173,18 @@ async function main() {
   const postgres = await startPostgres();
   await migrateDatabase(postgres.url);
   await seedDemo(postgres.url);
+  const secrets = await localSecrets();
+  await seedDemoConnections(postgres.url, secrets.credentialsKeys);
   say(`postgres: migrations applied (${seconds()})`);
+
+  // The demo tenant's Shopify store and Lingxing ERP (test/fakes), on fixed ports for the README's curl lines.
+  const demo = await startDemoFakes({
+    ordersEverySeconds: Number(process.env.DEMO_ORDERS_EVERY_SECONDS ?? 30),
+  });
+  cleanups.push(() => demo.close());
+  say(
+    `fake Shopify: ${demo.shopify.url} (shop ${DEMO_SHOP}); fake Lingxing: ${demo.lingxing.url} (app ${DEMO_LINGXING_APP_ID})`,
+  );
 
   const pgUrl = new URL(postgres.url);
   const neon = await startNeonGateway({
@@ -198,7 +210,6 @@ async function main() {
     console.warn("");
   }
 
-  const secrets = await localSecrets();
   // Bindings go through an env file (mode 600), not --var, so wrangler does not echo secrets.
   const envFile = `${DATA_DIR}/dev.env`;
   const vars: Record<string, string> = {
@@ -214,6 +225,8 @@ async function main() {
     RATE_LIMITS: process.env.RATE_LIMITS ?? "",
     JWT_SIGNING_KEYS: secrets.jwtSigningKeys,
     CREDENTIALS_KEYS: secrets.credentialsKeys,
+    SHOPIFY_API_BASE: `${demo.shopify.url}/shops/{shop}`,
+    LINGXING_API_BASE: demo.lingxing.url,
   };
   await mkdir(DATA_DIR, { recursive: true });
   await writeFile(
@@ -254,9 +267,25 @@ async function main() {
   });
   const url = `http://127.0.0.1:${PORT}`;
   await waitForHealth(url, wrangler);
-  say(
-    `ready: ${url}  (health ${url}/health, docs ${url}/docs, cron ${url}/__scheduled?cron=*/5+*+*+*+*) in ${seconds()}`,
-  );
+  say(`ready: ${url}  (health ${url}/health, docs ${url}/docs) in ${seconds()}`);
+  // wrangler dev never fires Cron Triggers by itself: tick them as Cloudflare would.
+  const cronEvery = Number(process.env.DEMO_CRON_SECONDS ?? 60);
+  if (cronEvery > 0) {
+    let ticks = 0;
+    const tick = () => {
+      const crons = ticks % 5 === 0 ? ["* * * * *", "*/5 * * * *"] : ["* * * * *"];
+      ticks += 1;
+      for (const cron of crons) {
+        fetch(`${url}/__scheduled?cron=${encodeURIComponent(cron)}`).catch(() => undefined);
+      }
+    };
+    tick();
+    const timer = setInterval(tick, cronEvery * 1000);
+    cleanups.push(() => clearInterval(timer));
+    say(
+      `cron: ticking every ${cronEvery} s (DEMO_CRON_SECONDS; 0 = off; by hand: ${url}/__scheduled?cron=*+*+*+*+*)`,
+    );
+  }
   say(`sign in: tenant "demo" as admin@demo.local, or tenant "platform" as platform@tradewind.local`);
   say(`         password "${SEED_PASSWORD}" (SEED_ADMIN_PASSWORD; local seed only)`);
   wrangler.on("exit", (code) => {

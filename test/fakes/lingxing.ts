@@ -55,6 +55,8 @@ import type { AddressInfo } from "node:net";
 export type LingxingFakeFailure = "timeout-after-accept" | "hang" | "http500" | number | string;
 
 export interface LingxingFakeOptions {
+  /** TCP port on 127.0.0.1; default 0 (any free port). The local demo uses fixed ones. */
+  port?: number;
   /** Default 7199, as Lingxing answers. */
   accessTokenTtlSeconds?: number;
   /** Default 7200 (documented: a refresh token lives 2 hours). */
@@ -860,7 +862,7 @@ export async function startLingxingFake(options: LingxingFakeOptions = {}): Prom
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
   });
   const { port } = server.address() as AddressInfo;
 

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { currencyExponent, fromMinorUnits, toMinorUnits } from "../../src/domain/money";
+import { currencyExponent, fromMinorUnits, toMinorUnits } from "../../src/domain/money.ts";
 
 /**
  * A faithful fake of the Shopify Admin GraphQL API, for tests and the local demo.
@@ -123,6 +123,8 @@ export interface FakeFulfillmentRecord {
 }
 
 export interface ShopifyFakeOptions {
+  /** TCP port on 127.0.0.1; default 0 (any free port). The local demo uses fixed ones. */
+  port?: number;
   /** Time from bulkOperationRunQuery to COMPLETED. Default 50 ms. */
   bulkDelayMs?: number;
   /** Default bucket of new shops (Shopify Standard plan). */
@@ -160,13 +162,14 @@ export interface ShopifyFake {
 
 // ───────────────────────────── GraphQL documents ─────────────────────────────
 
+// Plain fields, not parameter properties: `npm start` loads this file with Node's type stripping.
 class GraphqlError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
+  readonly code: string;
+  readonly extra: Record<string, unknown>;
+  constructor(message: string, code: string, extra: Record<string, unknown> = {}) {
     super(message);
+    this.code = code;
+    this.extra = extra;
   }
 }
 
@@ -2150,7 +2153,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
   const server = createServer(handle);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   baseUrl = `http://127.0.0.1:${port}`;

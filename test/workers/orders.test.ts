@@ -574,7 +574,9 @@ describe("POST /orders/{id}/hold and /release", () => {
   it("records exactly one move when holds and releases race", async () => {
     const writer = await signedInUser({ permissions: ["orders:write"] });
     const id = await order(writer.tenant, await connection(writer.tenant));
-    const holds = await Promise.all(Array.from({ length: 5 }, (_, i) => hold(writer.token, id, { reason: `hold ${i}` })));
+    const holds = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => hold(writer.token, id, { reason: `hold ${i}` })),
+    );
     expect(holds.filter((r) => r.status === 200)).toHaveLength(1);
     expect(holds.filter((r) => r.status === 412)).toHaveLength(4);
     const releases = await Promise.all(Array.from({ length: 5 }, () => release(writer.token, id)));
@@ -586,10 +588,6 @@ describe("POST /orders/{id}/hold and /release", () => {
       { from_status: "created", to_status: "on_hold" },
     ]);
     expect((await ownerSql()`select status from orders where id = ${id}`)[0]?.status).toBe("created");
-  });
-    const rows =
-      await ownerSql()`select from_status, to_status from order_transitions where order_id = ${id}`;
-    expect(rows).toEqual([{ from_status: "created", to_status: "on_hold" }]);
   });
 
   it("validates the body strictly (422 naming the field)", async () => {

@@ -1,0 +1,145 @@
+// The integration-hub demo for `npm start`: the demo tenant's Shopify store and Lingxing ERP, both
+// served by the vendor fakes on fixed local ports, with orders arriving in the store on a timer.
+import { createRequire } from "node:module";
+import type * as PgModule from "pg";
+import { encryptSecret, parseKeyring } from "../src/lib/secret-box.ts";
+import {
+  ChannelSettings,
+  credentialsAad,
+  ErpSettings,
+} from "../src/services/connections/connection-config.ts";
+import { type LingxingFake, startLingxingFake } from "../test/fakes/lingxing.ts";
+import { type ShopifyFake, startShopifyFake } from "../test/fakes/shopify.ts";
+
+const requireCjs = createRequire(import.meta.url);
+const pg = requireCjs("pg") as typeof PgModule;
+
+export const DEMO_SHOP = "demo-store.myshopify.com";
+/** Lingxing app ids are 16 characters: the id is also the AES-128 key requests are signed with. */
+export const DEMO_LINGXING_APP_ID = "akdemo0000000001";
+const DEMO_SHOPIFY_TOKEN = "shpat_demo_local_only_token_0001";
+const DEMO_LINGXING_SECRET = "demo-lingxing-app-secret-local-only";
+
+export interface DemoHub {
+  shopify: ShopifyFake;
+  lingxing: LingxingFake;
+  close(): Promise<void>;
+}
+
+/** Starts both fakes (fixed ports so the README's curl lines work) and registers the demo accounts. */
+export async function startDemoFakes(options: { ordersEverySeconds: number }): Promise<DemoHub> {
+  const shopify = await startShopifyFake({ port: Number(process.env.DEMO_SHOPIFY_PORT ?? 8791) });
+  const lingxing = await startLingxingFake({ port: Number(process.env.DEMO_LINGXING_PORT ?? 8792) });
+  shopify.createShop({ shop: DEMO_SHOP, accessToken: DEMO_SHOPIFY_TOKEN });
+  lingxing.registerApp(DEMO_LINGXING_APP_ID, DEMO_LINGXING_SECRET);
+  if (options.ordersEverySeconds > 0) {
+    shopify.seedOrders(DEMO_SHOP, 3);
+    shopify.startAutoOrders(DEMO_SHOP, { everyMs: options.ordersEverySeconds * 1000, perTick: 1 });
+  }
+  return {
+    shopify,
+    lingxing,
+    async close() {
+      shopify.stopAutoOrders(DEMO_SHOP);
+      await Promise.allSettled([shopify.close(), lingxing.close()]);
+    },
+  };
+}
+
+/**
+ * The demo tenant's two connections, idempotent: credentials re-sealed with the current key on every
+ * start, streams created once and due at once (pulling from a day back, then every minute).
+ */
+export async function seedDemoConnections(ownerUrl: string, credentialsKeys: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    const tenant = await client.query<{ id: string }>("select id from tenants where slug = 'demo'");
+    const tenantId = tenant.rows[0]?.id;
+    if (!tenantId) throw new Error("demo tenant missing");
+    const erpId = await upsertConnection(client, credentialsKeys, {
+      tenantId,
+      kind: "erp",
+      provider: "lingxing",
+      account: DEMO_LINGXING_APP_ID,
+      displayName: "Demo Lingxing ERP",
+      settings: ErpSettings.parse({
+        batchSize: 50,
+        shipmentPollMinutes: 1,
+        erpStoreId: "1001",
+        requestConcurrency: 2,
+      }),
+      credentials: { appId: DEMO_LINGXING_APP_ID, appSecret: DEMO_LINGXING_SECRET },
+      erpConnectionId: null,
+    });
+    const channelId = await upsertConnection(client, credentialsKeys, {
+      tenantId,
+      kind: "channel",
+      provider: "shopify",
+      account: DEMO_SHOP,
+      displayName: "Demo Shopify store",
+      settings: ChannelSettings.parse({ resources: ["orders"], intervalMinutes: 1, pageSize: 50 }),
+      credentials: { accessToken: DEMO_SHOPIFY_TOKEN },
+      erpConnectionId: erpId,
+    });
+    const since = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
+    for (const [connectionId, resource] of [
+      [channelId, "orders"],
+      [erpId, "shipments"],
+      [erpId, "push_backlog"],
+    ] as const) {
+      await client.query(
+        `insert into sync_streams (tenant_id, connection_id, resource, checkpoint, interval_seconds)
+         values ($1, $2, $3, $4, 60) on conflict do nothing`,
+        [tenantId, connectionId, resource, resource === "orders" ? { updatedSince: since } : {}],
+      );
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+async function upsertConnection(
+  client: InstanceType<typeof pg.Client>,
+  credentialsKeys: string,
+  input: {
+    tenantId: string;
+    kind: "channel" | "erp";
+    provider: string;
+    account: string;
+    displayName: string;
+    settings: Record<string, unknown>;
+    credentials: Record<string, unknown>;
+    erpConnectionId: string | null;
+  },
+): Promise<string> {
+  const existing = await client.query<{ id: string }>(
+    "select id from connections where tenant_id = $1 and provider = $2 and account = $3",
+    [input.tenantId, input.provider, input.account],
+  );
+  const id = existing.rows[0]?.id ?? crypto.randomUUID();
+  // As src/services/connections/credentials-box.ts seals them (that module is not loadable by plain Node).
+  const sealed = await encryptSecret(
+    parseKeyring(credentialsKeys),
+    JSON.stringify(input.credentials),
+    credentialsAad(input.tenantId, id),
+  );
+  await client.query(
+    `insert into connections (id, tenant_id, kind, provider, account, display_name, settings, credentials_sealed, erp_connection_id)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     on conflict (tenant_id, provider, account) do update set credentials_sealed = excluded.credentials_sealed,
+       erp_connection_id = excluded.erp_connection_id, updated_at = now()`,
+    [
+      id,
+      input.tenantId,
+      input.kind,
+      input.provider,
+      input.account,
+      input.displayName,
+      input.settings,
+      sealed,
+      input.erpConnectionId,
+    ],
+  );
+  return id;
+}

@@ -3,6 +3,8 @@ import { backoffSeconds } from "../lib/backoff";
 import { UpstreamError } from "../lib/errors";
 import type { ServiceContext } from "../services/context";
 import { type DeadLetterInput, recordDeadLetters } from "../services/dead-letters/record-dead-letters";
+import { recordExhaustedSyncMessages } from "../services/sync-failures/record-exhausted";
+import { QUEUES } from "./names";
 
 /** Thrown by handlers for messages that can never succeed (bad data, upstream validation errors). */
 export class PermanentMessageError extends Error {
@@ -63,12 +65,30 @@ export async function consumeMessages<S extends z.ZodType>(
   }
 }
 
-/** For `*-dlq` queues: every message is recorded for a person to inspect, fix and replay. */
+/**
+ * For `*-dlq` queues: every message is recorded for a person to inspect, fix and replay. Sync messages
+ * (`channel-pull-dlq`, `erp-push-dlq`) become their tenant's `sync_failures`, which the tenant's own API
+ * lists, edits and replays; whatever cannot be tied to a tenant lands in the platform's `dead_letters`.
+ */
 export async function recordDeadLetterBatch(ctx: ServiceContext, batch: MessageBatch): Promise<void> {
-  await recordDeadLetters({
-    ctx,
-    input: batch.messages.map((m) => toDeadLetter(batch.queue, m, "retries exhausted")),
-  });
+  let leftovers: readonly Message[] = batch.messages;
+  if (batch.queue === QUEUES.CHANNEL_PULL_DLQ || batch.queue === QUEUES.ERP_PUSH_DLQ) {
+    const { notRecorded } = await recordExhaustedSyncMessages({
+      ctx,
+      input: {
+        queue: batch.queue,
+        messages: batch.messages.map((m) => ({ id: m.id, body: m.body, attempts: m.attempts })),
+      },
+    });
+    const left = new Set(notRecorded.map((m) => m.id));
+    leftovers = batch.messages.filter((m) => left.has(m.id));
+  }
+  if (leftovers.length > 0) {
+    await recordDeadLetters({
+      ctx,
+      input: leftovers.map((m) => toDeadLetter(batch.queue, m, "retries exhausted")),
+    });
+  }
   batch.ackAll();
 }
 

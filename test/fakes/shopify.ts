@@ -43,7 +43,7 @@ import { currencyExponent, fromMinorUnits, toMinorUnits } from "../../src/domain
  * | POST /__control/orders       { shop, count } or { shop, orders: FakeOrderSeed[] }            | 200 { orders: FakeOrderSummary[] } |
  * | POST /__control/orders/update { shop, id, patch: FakeOrderPatch }                             | 200 { order: FakeOrderSummary }, 404 unknown |
  * | GET  /__control/orders?shop=&id=                                                              | 200 { order } (the stored Shopify object) |
- * | POST /__control/fail-next    { shop, failure, retryAfterSeconds? }                             | 204 (failure: 429, 500, 502, 503, "hang", "throttled") |
+ * | POST /__control/fail-next    { shop, failure, retryAfterSeconds?, after? }                     | 204 (failure: 429, 500, 502, 503, "hang", "throttled") |
  * | POST /__control/limits       { shop, maximumAvailable?, restoreRate?, currentlyAvailable? }    | 204 |
  * | POST /__control/spend        { shop, points }  (another consumer of the same bucket)           | 204 |
  * | GET  /__control/stats?shop=                                                                   | 200 ShopifyFakeStats |
@@ -147,7 +147,8 @@ export interface ShopifyFake {
   updateOrder(shop: string, id: string, patch: FakeOrderPatch): FakeOrderSummary;
   /** The stored order, shaped like Shopify's Order object. */
   getOrder(shop: string, id: string): Record<string, unknown> | undefined;
-  failNext(shop: string, failure: ShopifyFakeFailure, options?: { retryAfterSeconds?: number }): void;
+  /** `after`: let this many requests through first (default 0). */
+  failNext(shop: string, failure: ShopifyFakeFailure, options?: { retryAfterSeconds?: number; after?: number }): void;
   setLimits(
     shop: string,
     limits: { maximumAvailable?: number; restoreRate?: number; currentlyAvailable?: number },
@@ -944,7 +945,8 @@ interface Shop {
   fulfillmentOrders: Map<string, Obj>;
   fulfillments: Map<string, { view: Obj; record: FakeFulfillmentRecord }>;
   bulkOperations: Map<string, BulkOperationRecord>;
-  failures: { failure: ShopifyFakeFailure; retryAfterSeconds: number }[];
+  /** `after`: requests still to answer normally before this failure applies (a crash mid-pull). */
+  failures: { failure: ShopifyFakeFailure; retryAfterSeconds: number; after: number }[];
   stats: Omit<ShopifyFakeStats, "throttleStatus">;
   counters: {
     order: number;
@@ -1120,12 +1122,19 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
     const fromUsd = (cents: number) => Math.round((cents / 100) * market.perUsd * 10 ** exponent);
     const pick = <T>(list: T[]): T => list[Math.floor(shop.random() * list.length)] as T;
 
-    const specs: NonNullable<FakeOrderSeed["lines"]> =
-      seed.lines ??
-      Array.from({ length: 1 + Math.floor(shop.random() * 3) }, () => {
+    const generated = () => {
+      const picked = Array.from({ length: 1 + Math.floor(shop.random() * 3) }, () => {
         const item = pick(CATALOG);
         return { sku: item.sku, quantity: 1 + Math.floor(shop.random() * 3) };
       });
+      // Gift wrapping comes with something to wrap, as in a real store.
+      if (picked.every((line) => line.sku === null)) {
+        const goods = CATALOG.filter((item) => item.sku !== null);
+        picked.push({ sku: pick(goods).sku, quantity: 1 });
+      }
+      return picked;
+    };
+    const specs: NonNullable<FakeOrderSeed["lines"]> = seed.lines ?? generated();
     const discountCode =
       seed.discountCode === undefined ? (shop.random() < 0.3 ? "WELCOME10" : null) : seed.discountCode;
     const orderId = `gid://shopify/Order/${++shop.counters.order}`;
@@ -1352,7 +1361,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
   };
 
   const failNext: ShopifyFake["failNext"] = (domain, failure, opts = {}) => {
-    shopOf(domain).failures.push({ failure, retryAfterSeconds: opts.retryAfterSeconds ?? 1 });
+    shopOf(domain).failures.push({ failure, retryAfterSeconds: opts.retryAfterSeconds ?? 1, after: opts.after ?? 0 });
   };
 
   const setLimits: ShopifyFake["setLimits"] = (domain, limits) => {
@@ -1856,7 +1865,10 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
     const now = Date.now();
     const bucket = shop.bucket;
     refill(bucket, now);
-    const injected = shop.failures.shift();
+    const head = shop.failures[0];
+    let injected: (typeof shop.failures)[number] | undefined;
+    if (head !== undefined && head.after > 0) head.after -= 1;
+    else injected = shop.failures.shift();
     if (injected !== undefined) {
       stats.injected[String(injected.failure)] = (stats.injected[String(injected.failure)] ?? 0) + 1;
       switch (injected.failure) {
@@ -2074,11 +2086,10 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
         const failure = body.failure as ShopifyFakeFailure;
         if (!FAILURES.includes(failure))
           return reply(400, { error: `failure must be one of ${FAILURES.join(", ")}` });
-        failNext(
-          shopName,
-          failure,
-          typeof body.retryAfterSeconds === "number" ? { retryAfterSeconds: body.retryAfterSeconds } : {},
-        );
+        failNext(shopName, failure, {
+          ...(typeof body.retryAfterSeconds === "number" ? { retryAfterSeconds: body.retryAfterSeconds } : {}),
+          ...(typeof body.after === "number" ? { after: body.after } : {}),
+        });
         return reply(204);
       }
       case "POST /limits":

@@ -125,3 +125,55 @@ describe("upstream limits and outages", () => {
     expect(await ordersOf(h.user.tenant.id)).toHaveLength(2);
   });
 });
+
+describe("crash safety of pulls", () => {
+  it("a pull that dies mid-run resumes from its last saved page: no order twice, none missing", async () => {
+    const h = await setUpHub({ seed: 10, pageSize: 3 });
+    // Pages 1 and 2 are answered; page 3 fails until the adapter's own retries are spent.
+    await shopifyFake.control("fail-next", { body: { shop: h.shop, failure: 500, after: 2 } });
+    for (let i = 0; i < 3; i++) await shopifyFake.failNext(h.shop, 500);
+    await h.pullOrders();
+    await h.queues.drain({ maxRounds: 1 });
+
+    const stream = async () =>
+      (
+        await rows<{ checkpoint: { pageCursor?: string | null }; lease_owner: string | null }>(
+          ownerSql()`select checkpoint, lease_owner from sync_streams
+                      where tenant_id = ${h.user.tenant.id} and connection_id = ${h.channel.id} and resource = 'orders'`,
+        )
+      )[0];
+    expect(await ordersOf(h.user.tenant.id)).toHaveLength(6);
+    expect((await stream())?.checkpoint.pageCursor).toEqual(expect.any(String));
+
+    // The consumer "crashed": its lease is still held. A second consumer must not pull over it...
+    await ownerSql()`update sync_streams set lease_owner = 'crashed-consumer', lease_until = now() + interval '90 seconds'
+                      where tenant_id = ${h.user.tenant.id} and connection_id = ${h.channel.id} and resource = 'orders'`;
+    // The failed run's own retry is dropped (its lease test is the point here); its pushes stay queued.
+    for (let i = h.queues.pending.length - 1; i >= 0; i--) {
+      if (h.queues.pending[i]?.queue === "channel-pull") h.queues.pending.splice(i, 1);
+    }
+    const before = (await shopifyFake.stats(h.shop)).requests;
+    await h.pullOrders();
+    await h.queues.drain({ maxRounds: 1 });
+    expect((await shopifyFake.stats(h.shop)).requests).toBe(before);
+
+    // ...until the lease expires; then the run resumes at page 3.
+    await ownerSql()`update sync_streams set lease_until = now() - interval '1 second'
+                      where tenant_id = ${h.user.tenant.id} and connection_id = ${h.channel.id} and resource = 'orders'`;
+    await h.pullOrders();
+    await h.queues.drain();
+
+    const stored = await ordersOf(h.user.tenant.id);
+    expect(stored.map((o) => o.external_id).sort()).toEqual(h.seeded.map((o) => o.id).sort());
+    // Pages 1-2 were not fetched again: 2 pages, 4 failed attempts, then pages 3-4.
+    expect((await shopifyFake.stats(h.shop)).requests).toBe(before + 2);
+    const created = await rows<{ n: number }>(
+      ownerSql()`select count(*)::int as n from order_transitions
+                  where tenant_id = ${h.user.tenant.id} and to_status = 'created'`,
+    );
+    expect(created[0]?.n).toBe(10);
+    expect((await stream())?.checkpoint.pageCursor ?? null).toBeNull();
+    expect((await stream())?.lease_owner).toBeNull();
+    expect((await lingxingFake.orders(h.appId)).orders).toHaveLength(10);
+  });
+});

@@ -20,6 +20,7 @@ import { rateLimit } from "../../http/rate-limit";
 import { getOrder } from "../../services/orders/get-order";
 import { holdOrder } from "../../services/orders/hold-order";
 import { listOrders, ORDER_SORTS } from "../../services/orders/list-orders";
+import { recordInvoice } from "../../services/orders/record-invoice";
 import { releaseOrder } from "../../services/orders/release-order";
 import { TimeBound } from "../../services/orders/time-range";
 
@@ -154,6 +155,31 @@ const ReleaseSchema = z
   .meta({ id: "ReleaseOrderRequest" });
 
 const tags = ["Orders"];
+const InvoiceSchema = z
+  .strictObject({
+    number: z.string().trim().min(1).max(100).meta({ example: "INV-2026-0042" }),
+    externalId: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .optional()
+      .meta({
+        description: "The invoicing system's id; default: the number. The same one twice records once.",
+      }),
+    source: z
+      .string()
+      .trim()
+      .min(1)
+      .max(50)
+      .optional()
+      .meta({ example: "xero", description: "Default: manual" }),
+    currency: z.string().regex(/^[A-Z]{3}$/, "ISO 4217 code, e.g. USD"),
+    totalMinor: z.number().int().safe().meta({ description: "Integer minor units (cents)", example: 4599 }),
+    issuedAt: z.iso.datetime({ offset: true }),
+  })
+  .meta({ id: "RecordInvoice" });
+
 const read = () => [authenticate(), requirePermission("orders:read"), rateLimit("default")];
 const write = () => [authenticate(), requirePermission("orders:write"), rateLimit("default")];
 
@@ -242,6 +268,31 @@ const releaseRouteDef = createRoute({
   },
 });
 
+const invoiceRouteDef = createRoute({
+  method: "post",
+  path: "/{id}/invoices",
+  tags,
+  summary: "Record an invoice",
+  description:
+    "Records the order's invoice (from an accounting system or a person; Lingxing has no sales invoices). " +
+    "A `shipped` order moves to `invoiced` in the same transaction; a `synced` one keeps the invoice and " +
+    "moves once its shipment is written back. Any other status is a 412. Recording the same invoice again " +
+    "(same source and external id) changes nothing.",
+  security: bearerSecurity,
+  middleware: write(),
+  request: {
+    params: IdParamSchema,
+    body: { required: true, content: { "application/json": { schema: InvoiceSchema } } },
+  },
+  responses: {
+    200: jsonContent(envelopeOf(OrderDetailSchema), "The order with its invoices"),
+    404: errorResponse("No such order in this tenant"),
+    412: errorResponse("The order's status does not allow an invoice"),
+    ...authErrorResponses,
+    ...bodyErrors,
+  },
+});
+
 /** Mounted at /api/v1/orders. */
 export const ordersApp = newApp()
   .openapi(listRoute, async (c) => {
@@ -267,6 +318,14 @@ export const ordersApp = newApp()
     const order = await releaseOrder({
       ctx: c.var.services,
       input: { id: c.req.valid("param").id, reason: c.req.valid("json").reason },
+    });
+    return c.json(successBody(c, order), 200);
+  })
+  .openapi(invoiceRouteDef, async (c) => {
+    const body = c.req.valid("json");
+    const order = await recordInvoice({
+      ctx: c.var.services,
+      input: { ...body, externalId: body.externalId ?? body.number, orderId: c.req.valid("param").id },
     });
     return c.json(successBody(c, order), 200);
   });

@@ -5,6 +5,7 @@ import { UpstreamError } from "../../lib/errors";
 import type { ChannelPullMessage } from "../../queues/hub-messages";
 import { loadConnectionForSync } from "../connections/load-connection";
 import type { ServiceContext } from "../context";
+import { backfillFailureFingerprint } from "../sync-failures/fingerprints";
 import { upsertSyncFailure } from "../sync-failures/statements";
 import { channelAdapterFor, channelSettingsOf, type SyncConnection } from "./adapters";
 import { enqueueOrderPushes } from "./enqueue";
@@ -98,7 +99,7 @@ export async function runBackfill({
         tenantId: input.tenantId,
         connectionId: input.connectionId,
         operation: "pull",
-        fingerprint: `backfill:${input.jobId}`,
+        fingerprint: backfillFailureFingerprint(input.jobId),
         payload: { ...input, bulkOperationId: undefined, trigger: "replay" },
         errorKind: kind === "auth" ? "auth" : "permanent",
         error: errorText(error),

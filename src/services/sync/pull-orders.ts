@@ -4,6 +4,7 @@ import { UpstreamError } from "../../lib/errors";
 import type { SyncTrigger } from "../../queues/hub-messages";
 import { loadConnectionForSync } from "../connections/load-connection";
 import type { ServiceContext } from "../context";
+import { pullFailureFingerprint } from "../sync-failures/fingerprints";
 import { upsertSyncFailure } from "../sync-failures/statements";
 import { channelAdapterFor, channelSettingsOf, type SyncConnection } from "./adapters";
 import { enqueueOrderPushes } from "./enqueue";
@@ -167,7 +168,7 @@ export async function pullChannelOrders({
         tenantId: connection.tenantId,
         connectionId: connection.id,
         operation: "pull",
-        fingerprint: `pull:${connection.id}:orders`,
+        fingerprint: pullFailureFingerprint(connection.id, "orders"),
         payload: {
           type: "stream.run",
           tenantId: connection.tenantId,

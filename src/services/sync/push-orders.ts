@@ -6,6 +6,7 @@ import type { ErpOrderInput } from "../../domain/erp-order";
 import type { SyncTrigger } from "../../queues/hub-messages";
 import { loadConnectionForSync } from "../connections/load-connection";
 import type { Actor, ServiceContext } from "../context";
+import { pushFailureFingerprint } from "../sync-failures/fingerprints";
 import { resolveSyncFailures, upsertSyncFailure } from "../sync-failures/statements";
 import { erpAdapterFor, erpSettingsOf } from "./adapters";
 import { buildErpOrderInput, type ErpMappings } from "./erp-order-input";
@@ -74,6 +75,7 @@ export async function pushOrdersToErp({
   const [, loaded, mappingRows] = await tenantBatch(ctx.db.http, t, (db) => [
     db.execute(sql`
       insert into erp_push_ledger (tenant_id, order_id, erp_connection_id, reference)
+      -- The same reference as erpReferenceOf(orderId) (erp-order-input.ts).
       select o.tenant_id, o.id, ${erpId}, 'TW' || upper(replace(o.id::text, '-', ''))
         from orders o join connections c on c.tenant_id = o.tenant_id and c.id = o.connection_id
        where o.tenant_id = ${t} and o.id = any(${sql.param(ids)}::uuid[]) and c.erp_connection_id = ${erpId}
@@ -255,7 +257,11 @@ async function recordPushOutcomes(
       actor,
       reason: "created in the ERP",
     }),
-    resolveSyncFailures(db, { tenantId: t, fingerprints: syncedIds.map((id) => `push:${id}`), actor }),
+    resolveSyncFailures(db, {
+      tenantId: t,
+      fingerprints: syncedIds.map((id) => pushFailureFingerprint(id)),
+      actor,
+    }),
     db.execute(sql`
       update erp_push_ledger l
          set status = 'rejected', last_error = x.error, updated_at = now()
@@ -274,7 +280,7 @@ async function recordPushOutcomes(
         tenantId: t,
         connectionId: input.erpConnectionId,
         operation: "push",
-        fingerprint: `push:${r.orderId}`,
+        fingerprint: pushFailureFingerprint(r.orderId),
         orderId: r.orderId,
         payload: editablePushPayload(t, input.erpConnectionId, r, input.inputs),
         errorKind: "permanent",

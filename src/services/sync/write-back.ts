@@ -4,6 +4,7 @@ import type { Shipment } from "../../domain/commerce";
 import type { SyncTrigger } from "../../queues/hub-messages";
 import { loadConnectionForSync } from "../connections/load-connection";
 import type { Actor, ServiceContext } from "../context";
+import { writebackFailureFingerprint } from "../sync-failures/fingerprints";
 import { resolveSyncFailures, upsertSyncFailure } from "../sync-failures/statements";
 import { channelAdapterFor, erpAdapterFor, type SyncConnection } from "./adapters";
 import { errorKindOf, errorText } from "./failure-kind";
@@ -248,7 +249,7 @@ async function fulfilShipments(
         }),
         resolveSyncFailures(db, {
           tenantId: t,
-          fingerprints: [`writeback:${shipment.id}`],
+          fingerprints: [writebackFailureFingerprint(shipment.id)],
           actor: actorOf(ctx),
         }),
         db.execute(sql`
@@ -273,7 +274,7 @@ async function fulfilShipments(
                 tenantId: t,
                 connectionId: shipment.channel_connection_id,
                 operation: "writeback",
-                fingerprint: `writeback:${shipment.id}`,
+                fingerprint: writebackFailureFingerprint(shipment.id),
                 orderId: shipment.order_id,
                 payload: { type: "shipment.fulfil", tenantId: t, shipmentId: shipment.id, trigger: "replay" },
                 errorKind: kind === "auth" ? "auth" : "permanent",

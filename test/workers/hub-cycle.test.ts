@@ -137,3 +137,62 @@ describe("the scheduler", () => {
     );
   });
 });
+
+describe("orders from the channel", () => {
+  it("a backfill through Shopify's bulk export stores every order, and pushes them", async () => {
+    const h = await hub({ seed: 9 });
+    const response = await call(
+      `/api/v1/connections/${h.channel.id}/sync`,
+      bearer(h.user.token, {
+        method: "POST",
+        body: { since: new Date(Date.now() - 90 * 24 * 3600 * 1000).toISOString(), mode: "bulk" },
+      }),
+      h.queues.env,
+    );
+    expect(response.status).toBe(202);
+    const job = (await envelope<{ jobs: { id: string; type: string }[] }>(response)).data?.jobs[0];
+    expect(job?.type).toBe("backfill");
+    await h.queues.drain({ maxRounds: 100 });
+
+    expect((await ordersOf(h.user.tenant.id)).map((o) => o.external_id).sort()).toEqual(
+      h.seeded.map((o) => o.id).sort(),
+    );
+    expect((await lingxingFake.orders(h.appId)).orders).toHaveLength(9);
+    const jobs =
+      (await ownerSql()`select status, items_processed from sync_jobs where id = ${job?.id ?? ""}`) as unknown as {
+        status: string;
+        items_processed: number;
+      }[];
+    expect(jobs[0]).toEqual({ status: "succeeded", items_processed: 9 });
+  });
+
+  it("a newer update of an order wins, an older or repeated one changes nothing", async () => {
+    const h = await hub({ seed: 1 });
+    await h.pullOrders();
+    await h.queues.drain();
+    const [order] = h.seeded;
+    if (!order) throw new Error("no order");
+    const version = async () =>
+      (
+        (await ownerSql()`select version, data->>'note' as note from orders
+                         where tenant_id = ${h.user.tenant.id} and external_id = ${order.id}`) as unknown as {
+          version: number;
+          note: string | null;
+        }[]
+      )[0];
+    expect((await version())?.version).toBe(1);
+
+    await shopifyFake.updateOrder(h.shop, order.id, { note: "leave at the door" });
+    await h.pullOrders();
+    await h.queues.drain();
+    expect(await version()).toEqual({ version: 2, note: "leave at the door" });
+
+    // Pulling again re-reads the overlap window: the same update arrives again and changes nothing.
+    await h.pullOrders();
+    await h.queues.drain();
+    expect((await version())?.version).toBe(2);
+    const transitions = (await ownerSql()`select count(*)::int as n from order_transitions
+                           where tenant_id = ${h.user.tenant.id}`) as unknown as { n: number }[];
+    expect(transitions[0]?.n).toBe(2);
+  });
+});

@@ -1,6 +1,8 @@
 // How the hub behaves when upstreams misbehave: lost answers, refusals a person fixes, rate limits,
 // outages. Real Postgres and Redis, the Shopify and Lingxing fakes, the Worker's own queue consumers.
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import worker from "../../src/index";
 import { bearer } from "../support/auth";
 import { call, envelope, ownerSql } from "../support/harness";
 import { lingxingFake, ordersOf, setUpHub, shopifyFake } from "../support/sync";
@@ -175,5 +177,63 @@ describe("crash safety of pulls", () => {
     expect((await stream())?.checkpoint.pageCursor ?? null).toBeNull();
     expect((await stream())?.lease_owner).toBeNull();
     expect((await lingxingFake.orders(h.appId)).orders).toHaveLength(10);
+  });
+});
+
+describe("dead letters", () => {
+  it("a push that exhausted its retries becomes the tenant's sync failure, one per order, replayable", async () => {
+    const h = await setUpHub({ seed: 2 });
+    await h.pullOrders();
+    // The ERP fails the push, and the message runs out of attempts (one, here).
+    await lingxingFake.failNext(h.appId, "http500");
+    const drained = await h.queues.drain({ maxAttempts: 1 });
+    expect(drained.gaveUp).toHaveLength(1);
+    const orders = await ordersOf(h.user.tenant.id);
+    expect(orders.map((o) => o.status)).toEqual(["created", "created"]);
+
+    // What the runtime does after the last retry: the message arrives on erp-push-dlq.
+    const batch = createMessageBatch("erp-push-dlq", [
+      {
+        id: `dlq-${crypto.randomUUID()}`,
+        timestamp: new Date(),
+        attempts: 9,
+        body: {
+          type: "orders.push",
+          tenantId: h.user.tenant.id,
+          erpConnectionId: h.erp.id,
+          orderIds: orders.map((o) => o.id),
+          trigger: "event",
+        },
+      },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, h.queues.env, ctx);
+    expect((await getQueueResult(batch, ctx)).ackAll).toBe(true);
+
+    const list = await envelope<{ items: { id: string; errorKind: string; operation: string }[] }>(
+      await call("/api/v1/sync/failures", bearer(h.user.token)),
+    );
+    expect(list.data?.items.map((f) => [f.operation, f.errorKind])).toEqual([
+      ["push", "exhausted"],
+      ["push", "exhausted"],
+    ]);
+    // The ERP is back: replaying every open failure pushes both orders (after looking them up: the first
+    // post's outcome is unknown), and resolves the failures.
+    await lingxingFake
+      .control("fail-next", { body: { appId: h.appId, failure: "clear" } })
+      .catch(() => undefined);
+    const replay = await call(
+      "/api/v1/sync/failures/replay",
+      bearer(h.user.token, { method: "POST", body: {} }),
+      h.queues.env,
+    );
+    expect((await envelope<{ replayed: number }>(replay)).data?.replayed).toBe(2);
+    await h.queues.drain();
+    expect((await ordersOf(h.user.tenant.id)).map((o) => o.status)).toEqual(["synced", "synced"]);
+    expect((await lingxingFake.orders(h.appId)).orders).toHaveLength(2);
+    const after = await envelope<{ items: unknown[] }>(
+      await call("/api/v1/sync/failures", bearer(h.user.token)),
+    );
+    expect(after.data?.items).toEqual([]);
   });
 });

@@ -145,6 +145,7 @@ describe("tenant isolation across every identity endpoint", () => {
       { method: "GET", path: `/api/v1/connections/${bShop.id}` },
       { method: "PATCH", path: `/api/v1/connections/${bShop.id}`, body: { displayName: "pwned" } },
       { method: "DELETE", path: `/api/v1/connections/${bShop.id}` },
+      { method: "POST", path: `/api/v1/connections/${bShop.id}/sync`, body: {} },
       { method: "GET", path: `/api/v1/connections/${bErp.id}/mappings` },
       {
         method: "POST",
@@ -161,6 +162,11 @@ describe("tenant isolation across every identity endpoint", () => {
       { method: "GET", path: `/api/v1/orders/${bHub.order}` },
       { method: "POST", path: `/api/v1/orders/${bHub.order}/hold`, body: { reason: "pwned" } },
       { method: "POST", path: `/api/v1/orders/${bHub.order}/release`, body: {} },
+      {
+        method: "POST",
+        path: `/api/v1/orders/${bHub.order}/invoices`,
+        body: { number: "INV-X", currency: "USD", totalMinor: 1, issuedAt: "2026-11-01T00:00:00Z" },
+      },
       { method: "GET", path: `/api/v1/sync/jobs/${bHub.job}` },
       { method: "GET", path: `/api/v1/sync/failures/${bHub.failure}` },
       { method: "PATCH", path: `/api/v1/sync/failures/${bHub.failure}`, body: { payload: bHub.payload } },

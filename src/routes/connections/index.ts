@@ -25,6 +25,7 @@ import { updateConnection } from "../../services/connections/update-connection";
 import { createMapping } from "../../services/mappings/create-mapping";
 import { listMappings } from "../../services/mappings/list-mappings";
 import { MAX_MAPPINGS_PER_PUT, putMappings } from "../../services/mappings/put-mappings";
+import { triggerConnectionSync } from "../../services/sync/trigger-sync";
 import { MappingInputSchema, MappingKindSchema, MappingSchema } from "../mappings";
 
 /** `?flag=true|false` (query strings carry text; `z.coerce.boolean` would read "false" as true). */
@@ -359,6 +360,57 @@ const putMappingsRoute = createRoute({
   },
 });
 
+const TriggerSyncSchema = z
+  .strictObject({
+    since: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .meta({ description: "Backfill the channel's orders updated since this instant (channels only)" }),
+    mode: z
+      .enum(["auto", "paged", "bulk"])
+      .optional()
+      .meta({ description: "Backfill path: `auto` (default) uses the bulk export beyond 7 days" }),
+  })
+  .meta({ id: "TriggerSync" });
+
+const TriggeredJobsSchema = z
+  .object({
+    jobs: z.array(
+      z.object({
+        id: z.uuid(),
+        type: z.enum(["pull", "backfill", "push", "writeback"]),
+        resource: z.string(),
+        status: z.literal("queued"),
+      }),
+    ),
+  })
+  .meta({ id: "TriggeredSyncJobs" });
+
+const triggerSyncRoute = createRoute({
+  method: "post",
+  path: "/{id}/sync",
+  tags,
+  summary: "Sync now, or backfill",
+  description:
+    "Without `since`: runs every stream of the connection now (a channel's order pull; an ERP's shipment " +
+    "write-back and push backlog), besides its schedule. With `since`: backfills the channel's orders " +
+    "updated since then, apart from the scheduled stream's checkpoint. Each run is a `sync_jobs` row " +
+    "(`GET /api/v1/sync/jobs/{id}`), created `queued` before this answers 202.",
+  security: bearerSecurity,
+  middleware: admin(),
+  request: {
+    params: IdParamSchema,
+    body: { required: false, content: { "application/json": { schema: TriggerSyncSchema } } },
+  },
+  responses: {
+    202: jsonContent(envelopeOf(TriggeredJobsSchema), "The queued jobs"),
+    404: notFound,
+    503: errorResponse("The sync queue is unavailable"),
+    ...authErrorResponses,
+    ...bodyErrors,
+  },
+});
+
 /** Mounted at /api/v1/connections. */
 export const connectionsApp = newApp();
 for (const { name, schema } of providerComponents) {
@@ -409,4 +461,16 @@ connectionsApp
       input: { connectionId: c.req.valid("param").id, mappings: c.req.valid("json").mappings },
     });
     return c.json(successBody(c, result), 200);
+  })
+  .openapi(triggerSyncRoute, async (c) => {
+    const body = c.req.valid("json");
+    const result = await triggerConnectionSync({
+      ctx: c.var.services,
+      input: {
+        connectionId: c.req.valid("param").id,
+        ...(body?.since === undefined ? {} : { since: body.since }),
+        ...(body?.mode === undefined ? {} : { mode: body.mode }),
+      },
+    });
+    return c.json(successBody(c, result), 202);
   });

@@ -7,6 +7,7 @@ import { wechatAuthApp } from "./routes/auth/wechat";
 import { connectionsApp } from "./routes/connections";
 import { docsApp } from "./routes/docs";
 import { healthApp } from "./routes/health";
+import { inventoryApp } from "./routes/inventory";
 import { mappingsApp } from "./routes/mappings";
 import { ordersApp } from "./routes/orders";
 import { organizationsApp } from "./routes/organizations";
@@ -38,6 +39,7 @@ export function buildApp() {
   app.route("/api/v1/connections", connectionsApp);
   app.route("/api/v1/mappings", mappingsApp);
   app.route("/api/v1/orders", ordersApp);
+  app.route("/api/v1/inventory", inventoryApp);
   app.route("/api/v1/sync", syncApp);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -473,7 +473,7 @@ export const syncJobs = pgTable(
     type: text("type", { enum: ["pull", "backfill", "push", "writeback"] }).notNull(),
     resource: text("resource").notNull(),
     trigger: text("trigger", { enum: ["cron", "manual", "replay", "webhook", "event"] }).notNull(),
-    status: text("status", { enum: ["queued", "running", "succeeded", "failed"] })
+    status: text("status", { enum: ["queued", "running", "succeeded", "failed", "skipped"] })
       .notNull()
       .default("queued"),
     attempts: integer("attempts").notNull().default(0),

@@ -1,6 +1,6 @@
 import type * as z from "zod";
 import { backoffSeconds } from "../lib/backoff";
-import { UpstreamError } from "../lib/errors";
+import { NotFoundError, PreconditionFailedError, UpstreamError } from "../lib/errors";
 import type { ServiceContext } from "../services/context";
 import { type DeadLetterInput, recordDeadLetters } from "../services/dead-letters/record-dead-letters";
 import { recordExhaustedSyncMessages } from "../services/sync-failures/record-exhausted";
@@ -36,8 +36,12 @@ export async function consumeMessages<S extends z.ZodType>(
       await handle(parsed.data, message);
       message.ack();
     } catch (error) {
+      // Bad data, an upstream's refusal, or a subject that is gone or cannot be opened: no retry helps.
       const permanent =
-        error instanceof PermanentMessageError || (error instanceof UpstreamError && !error.retryable);
+        error instanceof PermanentMessageError ||
+        (error instanceof UpstreamError && !error.retryable) ||
+        error instanceof NotFoundError ||
+        error instanceof PreconditionFailedError;
       if (permanent) {
         dead.push({ message, error: `${(error as Error).name}: ${(error as Error).message}` });
         continue;

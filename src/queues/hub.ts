@@ -1,14 +1,17 @@
 import { backoffSeconds } from "../lib/backoff";
-import { UpstreamError } from "../lib/errors";
+import { NotFoundError, PreconditionFailedError, UpstreamError } from "../lib/errors";
 import type { ServiceContext } from "../services/context";
+import { recordDeadLetters } from "../services/dead-letters/record-dead-letters";
 import { runBackfill } from "../services/sync/backfill";
 import { errorText } from "../services/sync/failure-kind";
+import { pullChannelInventory } from "../services/sync/pull-inventory";
 import { pullChannelOrders } from "../services/sync/pull-orders";
 import { sweepPushBacklog } from "../services/sync/push-backlog";
 import { pushOrdersToErp } from "../services/sync/push-orders";
 import { fulfilShipment, pollErpShipments } from "../services/sync/write-back";
 import { consumeMessages, PermanentMessageError } from "./consume";
 import { ChannelPullMessage, ErpPushMessage } from "./hub-messages";
+import { QUEUES } from "./names";
 
 /**
  * `channel-pull`: one stream run, backfill step or write-back replay per message. Services record their
@@ -31,7 +34,8 @@ export function consumeChannelPull(ctx: ServiceContext, batch: MessageBatch): Pr
             await sweepPushBacklog({ ctx, input });
             return;
           case "inventory":
-            throw new PermanentMessageError("inventory pulls are not available for this channel yet");
+            await pullChannelInventory({ ctx, input });
+            return;
           default: {
             const unknown: never = message.resource;
             throw new PermanentMessageError(`unknown resource ${String(unknown)}`);
@@ -131,22 +135,53 @@ export async function consumeErpPush(ctx: ServiceContext, batch: MessageBatch): 
 async function settle(
   ctx: ServiceContext,
   messages: Message[],
-  push: () => Promise<{ retryError?: unknown }>,
+  push: () => Promise<{ retryError?: unknown; blocked?: boolean; deferSeconds?: number }>,
 ): Promise<void> {
-  let retryError: unknown;
+  let outcome: { retryError?: unknown; blocked?: boolean; deferSeconds?: number };
   try {
-    retryError = (await push()).retryError;
+    outcome = await push();
   } catch (error) {
-    retryError = error;
+    outcome = { retryError: error };
   }
-  if (retryError === undefined) {
+  const { retryError } = outcome;
+  if (retryError !== undefined && !outcome.blocked && isPermanentServiceError(retryError)) {
+    // The connection is gone or its credentials cannot be opened: no retry helps. Recorded for operators
+    // (acked only once recorded; if recording fails, the messages are retried and not lost).
+    await recordDeadLetters({
+      ctx,
+      input: messages.map((m) => ({
+        queue: QUEUES.ERP_PUSH,
+        messageId: m.id,
+        body: m.body,
+        attempts: m.attempts,
+        error: errorText(retryError),
+      })),
+    });
     for (const message of messages) message.ack();
     return;
   }
-  const retryAfterSeconds = retryError instanceof UpstreamError ? retryError.retryAfterSeconds : undefined;
+  if ((retryError === undefined || outcome.blocked) && outcome.deferSeconds === undefined) {
+    // Done, or blocked on the connection itself (recorded as its sync failure, replayable by a person).
+    for (const message of messages) message.ack();
+    return;
+  }
+  const retryAfterSeconds = Math.max(
+    retryError instanceof UpstreamError ? (retryError.retryAfterSeconds ?? 0) : 0,
+    outcome.deferSeconds ?? 0,
+  );
   for (const message of messages) {
     const delaySeconds = backoffSeconds(message.attempts, { retryAfterSeconds });
     message.retry({ delaySeconds });
   }
-  ctx.logger.warn("erp push retried", { messages: messages.length, error: errorText(retryError) });
+  ctx.logger.warn("erp push retried", {
+    messages: messages.length,
+    ...(retryError === undefined
+      ? { deferredSeconds: outcome.deferSeconds }
+      : { error: errorText(retryError) }),
+  });
+}
+
+/** A failure of ours that no retry can fix (the connection was deleted, its credentials cannot be opened). */
+function isPermanentServiceError(error: unknown): boolean {
+  return error instanceof NotFoundError || error instanceof PreconditionFailedError;
 }

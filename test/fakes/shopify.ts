@@ -23,9 +23,21 @@ import { currencyExponent, fromMinorUnits, toMinorUnits } from "../../src/domain
  *
  * Root fields: `orders(first, after, query, sortKey, reverse)` (search terms `updated_at`, `created_at`,
  * `processed_at` with `:`, `:>`, `:>=`, `:<`, `:<=`; `name`; `status:open|closed|cancelled`), `order(id)`,
- * `node(id)`, `bulkOperation(id)`, `currentBulkOperation`, `shop`; mutations `bulkOperationRunQuery(query,
- * groupObjects)` and `fulfillmentCreate(fulfillment, message)` (validated like Shopify: userErrors for
- * unknown or closed fulfillment orders, mixed locations, too large quantities).
+ * `node(id)`, `bulkOperation(id)`, `currentBulkOperation`, `shop`, `inventoryItems(first, after, query,
+ * reverse)` (search terms `sku`, `updated_at`, `created_at`; id order; keyset cursors) and
+ * `inventoryItem(id)`; mutations `bulkOperationRunQuery(query, groupObjects)` and
+ * `fulfillmentCreate(fulfillment, message)` (validated like Shopify: userErrors for unknown or closed
+ * fulfillment orders, mixed locations, too large quantities).
+ *
+ * Inventory: every shop starts with one inventory item per catalogue variant (the same SKUs its orders
+ * sell; gift wrapping has no SKU and is not tracked), stocked at two locations ("Main Warehouse", the
+ * location fulfillment orders are assigned to, and "East Coast 3PL"; the socks at the main one only).
+ * A level answers `quantities(names: [...])` for Shopify's quantity names (available, committed, on_hand,
+ * incoming, reserved, damaged, safety_stock, quality_control; on_hand is the sum of the states it holds);
+ * `inventoryLevels` is a connection with `first`/`after`. Placing an order moves its quantities from
+ * available to committed at the main location. Every change moves the level's `updatedAt` on (whole
+ * seconds, strictly later than the shop's previous inventory change); the item's own `updatedAt` does
+ * not move, as in Shopify.
  *
  * Bulk exports complete `bulkDelayMs` after they start; their JSONL (one record per line, nested
  * connections as records with `__parentId`, after all orders unless `groupObjects: true`) is served at
@@ -50,6 +62,8 @@ import { currencyExponent, fromMinorUnits, toMinorUnits } from "../../src/domain
  * | GET  /__control/fulfillments?shop=                                                            | 200 { fulfillments: FakeFulfillmentRecord[] } |
  * | POST /__control/auto-orders  { shop, everyMs, perTick }                                        | 204 |
  * | DELETE /__control/auto-orders?shop=                                                           | 204 |
+ * | POST /__control/inventory    { shop, sku, locationId?, available } (default: the main location; an unknown location GID is created and the item activated there) | 200 { level: FakeInventoryLevelSummary }, 404 unknown SKU, 400 invalid |
+ * | GET  /__control/inventory?shop=                                                               | 200 { levels: FakeInventoryLevelSummary[] } |
  */
 
 export type ShopifyFakeFailure = 429 | 500 | 502 | 503 | "hang" | "throttled";
@@ -122,6 +136,17 @@ export interface FakeFulfillmentRecord {
   createdAt: string;
 }
 
+/** One inventory level as tests see it. */
+export interface FakeInventoryLevelSummary {
+  inventoryItemId: string;
+  /** Null for items sold without a SKU. */
+  sku: string | null;
+  tracked: boolean;
+  locationId: string;
+  available: number;
+  updatedAt: string;
+}
+
 export interface ShopifyFakeOptions {
   /** TCP port on 127.0.0.1; default 0 (any free port). The local demo uses fixed ones. */
   port?: number;
@@ -148,7 +173,11 @@ export interface ShopifyFake {
   /** The stored order, shaped like Shopify's Order object. */
   getOrder(shop: string, id: string): Record<string, unknown> | undefined;
   /** `after`: let this many requests through first (default 0). */
-  failNext(shop: string, failure: ShopifyFakeFailure, options?: { retryAfterSeconds?: number; after?: number }): void;
+  failNext(
+    shop: string,
+    failure: ShopifyFakeFailure,
+    options?: { retryAfterSeconds?: number; after?: number },
+  ): void;
   setLimits(
     shop: string,
     limits: { maximumAvailable?: number; restoreRate?: number; currentlyAvailable?: number },
@@ -159,6 +188,13 @@ export interface ShopifyFake {
   listFulfillments(shop: string): FakeFulfillmentRecord[];
   startAutoOrders(shop: string, input: { everyMs: number; perTick: number }): void;
   stopAutoOrders(shop: string): void;
+  /** Sets `available` of a SKU at a location (default: the main one), activating the item there if needed. */
+  setInventory(
+    shop: string,
+    input: { sku: string; locationId?: string; available: number },
+  ): FakeInventoryLevelSummary;
+  /** Every level of every inventory item, in item id order. */
+  listInventory(shop: string): FakeInventoryLevelSummary[];
 }
 
 // ───────────────────────────── GraphQL documents ─────────────────────────────
@@ -600,7 +636,11 @@ function project(selection: SelectionNode[], source: Obj, variables: Variables):
   return out;
 }
 
-function projectValue(field: FieldNode, raw: unknown, variables: Variables): unknown {
+/** A field whose value depends on its arguments (e.g. `quantities(names:)`): computed at projection time. */
+type FieldResolver = (field: FieldNode, variables: Variables) => unknown;
+
+function projectValue(field: FieldNode, resolved: unknown, variables: Variables): unknown {
+  const raw = typeof resolved === "function" ? (resolved as FieldResolver)(field, variables) : resolved;
   if (field.selection === null) {
     if (raw !== null && typeof raw === "object" && !Array.isArray(raw)) {
       throw new GraphqlError(
@@ -894,6 +934,45 @@ function address(
   };
 }
 
+// ───────────────────────────── Inventory ─────────────────────────────
+
+const MAIN_LOCATION = { id: "gid://shopify/Location/76543210", name: "Main Warehouse" };
+const LOCATIONS = [MAIN_LOCATION, { id: "gid://shopify/Location/76543211", name: "East Coast 3PL" }];
+/** SKUs stocked at the main location only. */
+const MAIN_LOCATION_ONLY = new Set(["TW-SOCK-3PK"]);
+/** Shopify's quantity names; `on_hand` is computed from the others. */
+const QUANTITY_NAMES = [
+  "available",
+  "committed",
+  "damaged",
+  "incoming",
+  "on_hand",
+  "quality_control",
+  "reserved",
+  "safety_stock",
+] as const;
+type QuantityName = (typeof QUANTITY_NAMES)[number];
+const ON_HAND_PARTS: Exclude<QuantityName, "on_hand" | "incoming">[] = [
+  "available",
+  "committed",
+  "damaged",
+  "quality_control",
+  "reserved",
+  "safety_stock",
+];
+
+/** A level's quantities and when each last changed (null: never), kept off the projected fields. */
+interface LevelState {
+  quantities: Record<Exclude<QuantityName, "on_hand">, number>;
+  changedAt: Partial<Record<QuantityName, string>>;
+}
+
+const inventoryItemId = (variantId: number) => `gid://shopify/InventoryItem/${47_000_000_000 + variantId}`;
+
+/** Starting stock: varied per variant and location, the same in every run. */
+const startingStock = (variantId: number, locationIndex: number) =>
+  5 + ((variantId * 7 + locationIndex * 13) % 40);
+
 const CUSTOMERS = [
   { first: "Ava", last: "Thompson", email: "ava.thompson@example.com" },
   { first: "Noah", last: "Garcia", email: "noah@garcia-design.example" },
@@ -957,8 +1036,14 @@ interface Shop {
     fulfillment: number;
     bulk: number;
     shipping: number;
+    inventoryLevel: number;
   };
   lastUpdatedMs: number;
+  /** Inventory items by GID, each holding its levels (`inventoryLevels`, in activation order). */
+  inventoryItems: Map<string, Obj>;
+  locations: Map<string, Obj>;
+  /** The last inventory change, like `lastUpdatedMs` for orders. */
+  inventoryUpdatedMs: number;
   autoOrders: ReturnType<typeof setInterval> | null;
   random: () => number;
 }
@@ -1090,8 +1175,12 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
         fulfillment: 5_300_000_000_000 + base,
         bulk: 3_100_000_000_000 + base,
         shipping: 4_400_000_000_000 + base,
+        inventoryLevel: 120_000_000_000 + base,
       },
       lastUpdatedMs: 0,
+      inventoryItems: new Map(),
+      locations: new Map(),
+      inventoryUpdatedMs: 0,
       autoOrders: null,
       // Deterministic per shop: the same seed gives the same orders, run after run.
       random: () => {
@@ -1099,6 +1188,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
         return seed / 2_147_483_648;
       },
     });
+    stockCatalog(shopOf(input.shop));
   };
 
   /** A new last-modified time: now, strictly after the shop's previous one (Shopify's order is total). */
@@ -1310,6 +1400,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
     (order.fulfillmentOrders as Obj[]).push(fulfillmentOrder);
     shop.fulfillmentOrders.set(String(fulfillmentOrder.id), fulfillmentOrder);
     shop.orders.set(orderId, order);
+    for (const { line } of lines) commitStock(shop, line.sku as string | null, Number(line.quantity));
     if (seed.cancelled) cancelOrder(shop, order);
     return order;
   };
@@ -1321,6 +1412,168 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
     order.closed = true;
     order.displayFinancialStatus = order.displayFinancialStatus === "PAID" ? "REFUNDED" : "VOIDED";
     for (const fo of order.fulfillmentOrders as Obj[]) fo.status = "CLOSED";
+  };
+
+  /** A new inventory change time: now, strictly after the shop's previous inventory change. */
+  const bumpInventory = (shop: Shop) => {
+    shop.inventoryUpdatedMs = Math.max(Date.now(), shop.inventoryUpdatedMs + 1000);
+    return shopifyTime(shop.inventoryUpdatedMs);
+  };
+
+  const locationOf = (shop: Shop, id: string): Obj => {
+    let location = shop.locations.get(id);
+    if (location === undefined) {
+      location = { __typename: "Location", id, name: `Location ${numericId(id)}`, isActive: true };
+      shop.locations.set(id, location);
+    }
+    return location;
+  };
+
+  const levelState = (level: Obj) => level._state as LevelState;
+
+  /** Stocks `item` at `location` (Shopify's "activate"): a new level with `available` units. */
+  const activateLevel = (shop: Shop, item: Obj, location: Obj, available: number, at: string): Obj => {
+    const state: LevelState = {
+      quantities: {
+        available,
+        committed: 0,
+        damaged: 0,
+        incoming: 0,
+        quality_control: 0,
+        reserved: 0,
+        safety_stock: 0,
+      },
+      changedAt: { available: at, on_hand: at },
+    };
+    const levelNumber = ++shop.counters.inventoryLevel;
+    const level: Obj = {
+      __typename: "InventoryLevel",
+      id: `gid://shopify/InventoryLevel/${levelNumber}?inventory_item_id=${numericId(item.id)}`,
+      createdAt: at,
+      updatedAt: at,
+      isActive: true,
+      canDeactivate: true,
+      deactivationAlert: null,
+      location,
+      item,
+      _state: state,
+      quantities: ((field, variables) => {
+        const names = arg(field, "names", variables);
+        if (!Array.isArray(names)) {
+          throw new GraphqlError(
+            "Field 'quantities' is missing required arguments: names",
+            "missingRequiredArguments",
+            { className: "Field", name: "quantities", arguments: "names" },
+          );
+        }
+        return names.map((name) => {
+          if (!(QUANTITY_NAMES as readonly unknown[]).includes(name)) {
+            throw new GraphqlError(`The quantity name '${String(name)}' is not valid.`, "INVALID");
+          }
+          const key = name as QuantityName;
+          const quantity =
+            key === "on_hand"
+              ? ON_HAND_PARTS.reduce((sum, part) => sum + state.quantities[part], 0)
+              : state.quantities[key];
+          return {
+            __typename: "InventoryQuantity",
+            id: `gid://shopify/InventoryQuantity/${levelNumber}?inventory_item_id=${numericId(item.id)}&name=${key}`,
+            name: key,
+            quantity,
+            updatedAt: state.changedAt[key] ?? null,
+          };
+        });
+      }) satisfies FieldResolver,
+    };
+    (item.inventoryLevels as Obj[]).push(level);
+    return level;
+  };
+
+  /** One inventory item per catalogue variant, stocked as the module comment describes. */
+  const stockCatalog = (shop: Shop) => {
+    const at = bumpInventory(shop);
+    for (const location of LOCATIONS) locationOf(shop, location.id).name = location.name;
+    for (const entry of CATALOG) {
+      const id = inventoryItemId(entry.variantId);
+      const item: Obj = {
+        __typename: "InventoryItem",
+        id,
+        legacyResourceId: String(numericId(id)),
+        sku: entry.sku,
+        tracked: entry.sku !== null,
+        requiresShipping: entry.sku !== null,
+        createdAt: at,
+        updatedAt: at,
+        variant: {
+          __typename: "ProductVariant",
+          id: `gid://shopify/ProductVariant/${entry.variantId}`,
+          sku: entry.sku,
+          title: entry.variantTitle ?? "Default Title",
+        },
+        inventoryLevels: [],
+      };
+      shop.inventoryItems.set(id, item);
+      const stockedAt = entry.sku === null || MAIN_LOCATION_ONLY.has(entry.sku) ? [MAIN_LOCATION] : LOCATIONS;
+      stockedAt.forEach((location, index) => {
+        const available = entry.sku === null ? 0 : startingStock(entry.variantId, index);
+        activateLevel(shop, item, locationOf(shop, location.id), available, at);
+      });
+    }
+  };
+
+  const inventoryItemBySku = (shop: Shop, sku: string): Obj | undefined =>
+    [...shop.inventoryItems.values()].find((item) => item.sku === sku);
+
+  const levelSummary = (item: Obj, level: Obj): FakeInventoryLevelSummary => ({
+    inventoryItemId: String(item.id),
+    sku: (item.sku as string | null) ?? null,
+    tracked: item.tracked === true,
+    locationId: String((level.location as Obj).id),
+    available: levelState(level).quantities.available,
+    updatedAt: String(level.updatedAt),
+  });
+
+  /** Records a quantity change on a level: its states' and its own `updatedAt` move on together. */
+  const touchLevel = (shop: Shop, level: Obj, names: QuantityName[]) => {
+    const at = bumpInventory(shop);
+    for (const name of [...names, "on_hand" as const]) levelState(level).changedAt[name] = at;
+    level.updatedAt = at;
+  };
+
+  const setInventory: ShopifyFake["setInventory"] = (domain, input) => {
+    const shop = shopOf(domain);
+    if (!Number.isInteger(input.available)) throw new RangeError("available must be an integer");
+    const locationId = input.locationId ?? MAIN_LOCATION.id;
+    if (!/^gid:\/\/shopify\/Location\/\d+$/.test(locationId)) {
+      throw new RangeError(`Not a location GID: "${locationId}"`);
+    }
+    const item = inventoryItemBySku(shop, input.sku);
+    if (item === undefined) throw new Error(`Unknown SKU ${input.sku} in ${domain}`);
+    const levels = item.inventoryLevels as Obj[];
+    const level =
+      levels.find((l) => (l.location as Obj).id === locationId) ??
+      activateLevel(shop, item, locationOf(shop, locationId), 0, shopifyTime(Date.now()));
+    levelState(level).quantities.available = input.available;
+    touchLevel(shop, level, ["available"]);
+    return levelSummary(item, level);
+  };
+
+  const listInventory: ShopifyFake["listInventory"] = (domain) =>
+    [...shopOf(domain).inventoryItems.values()]
+      .sort((a, b) => numericId(a.id) - numericId(b.id))
+      .flatMap((item) => (item.inventoryLevels as Obj[]).map((level) => levelSummary(item, level)));
+
+  /** A placed order commits its units at the main location (available → committed), as Shopify does. */
+  const commitStock = (shop: Shop, sku: string | null, quantity: number) => {
+    if (sku === null) return;
+    const item = inventoryItemBySku(shop, sku);
+    if (item === undefined || item.tracked !== true) return;
+    const level = (item.inventoryLevels as Obj[]).find((l) => (l.location as Obj).id === MAIN_LOCATION.id);
+    if (level === undefined) return;
+    const state = levelState(level);
+    state.quantities.available -= quantity;
+    state.quantities.committed += quantity;
+    touchLevel(shop, level, ["available", "committed"]);
   };
 
   const seedOrders: ShopifyFake["seedOrders"] = (domain, seed) => {
@@ -1361,7 +1614,11 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
   };
 
   const failNext: ShopifyFake["failNext"] = (domain, failure, opts = {}) => {
-    shopOf(domain).failures.push({ failure, retryAfterSeconds: opts.retryAfterSeconds ?? 1, after: opts.after ?? 0 });
+    shopOf(domain).failures.push({
+      failure,
+      retryAfterSeconds: opts.retryAfterSeconds ?? 1,
+      after: opts.after ?? 0,
+    });
   };
 
   const setLimits: ShopifyFake["setLimits"] = (domain, limits) => {
@@ -1478,12 +1735,45 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
     );
   };
 
+  /** Inventory items in id order; keyset cursors, so items created while paging come at the end. */
+  const resolveInventoryItems = (shop: Shop, field: FieldNode, variables: Variables): Obj => {
+    const size = checkPageSize(field, variables);
+    const reverse = arg(field, "reverse", variables) === true;
+    const search = arg(field, "query", variables);
+    const skuTerms =
+      typeof search === "string"
+        ? [...search.matchAll(/(?:^|\s)sku:(?:'([^']*)'|"([^"]*)"|(\S+))/g)].map((m) => m[1] ?? m[2] ?? m[3])
+        : [];
+    const list = [...shop.inventoryItems.values()]
+      .filter((item) => matchesSearch(item, search) && skuTerms.every((sku) => item.sku === sku))
+      .sort((a, b) => numericId(a.id) - numericId(b.id));
+    if (reverse) list.reverse();
+    const after = arg(field, "after", variables);
+    let start = 0;
+    if (after !== undefined && after !== null) {
+      const lastId = Number(decodeCursor(after).last_id);
+      start = list.findIndex((item) => (reverse ? numericId(item.id) < lastId : numericId(item.id) > lastId));
+      if (start < 0) start = list.length;
+    }
+    return projectConnection(
+      field,
+      list.slice(start, start + size),
+      {
+        start,
+        hasNextPage: start + size < list.length,
+        cursorOf: (item) => encodeCursor({ last_id: numericId(item.id) }),
+      },
+      variables,
+    );
+  };
+
   const findNode = (shop: Shop, id: unknown): Obj | null => {
     const key = String(id);
     return (
       shop.orders.get(key) ??
       shop.fulfillmentOrders.get(key) ??
       shop.fulfillments.get(key)?.view ??
+      shop.inventoryItems.get(key) ??
       (shop.bulkOperations.has(key)
         ? bulkView(shop, shop.bulkOperations.get(key) as BulkOperationRecord)
         : null)
@@ -1790,6 +2080,12 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
         case "orders":
           data[field.alias] = resolveOrders(shop, field, variables);
           continue;
+        case "inventoryItems":
+          data[field.alias] = resolveInventoryItems(shop, field, variables);
+          continue;
+        case "inventoryItem":
+          value = shop.inventoryItems.get(String(arg(field, "id", variables))) ?? null;
+          break;
         case "order":
         case "node":
           value = findNode(shop, arg(field, "id", variables));
@@ -2087,7 +2383,9 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
         if (!FAILURES.includes(failure))
           return reply(400, { error: `failure must be one of ${FAILURES.join(", ")}` });
         failNext(shopName, failure, {
-          ...(typeof body.retryAfterSeconds === "number" ? { retryAfterSeconds: body.retryAfterSeconds } : {}),
+          ...(typeof body.retryAfterSeconds === "number"
+            ? { retryAfterSeconds: body.retryAfterSeconds }
+            : {}),
           ...(typeof body.after === "number" ? { after: body.after } : {}),
         });
         return reply(204);
@@ -2114,6 +2412,26 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
           perTick: Number(body.perTick ?? 1),
         });
         return reply(204);
+      case "POST /inventory": {
+        if (typeof body.sku !== "string" || typeof body.available !== "number") {
+          return reply(400, { error: "sku (string) and available (integer) are required" });
+        }
+        if (!inventoryItemBySku(shopOf(shopName), body.sku)) {
+          return reply(404, { error: `unknown SKU "${body.sku}"` });
+        }
+        try {
+          const level = setInventory(shopName, {
+            sku: body.sku,
+            available: body.available,
+            ...(typeof body.locationId === "string" ? { locationId: body.locationId } : {}),
+          });
+          return reply(200, { level });
+        } catch (error) {
+          return reply(400, { error: (error as Error).message });
+        }
+      }
+      case "GET /inventory":
+        return reply(200, { levels: listInventory(shopName) });
       case "DELETE /auto-orders":
         stopAutoOrders(shopName);
         return reply(204);
@@ -2185,6 +2503,8 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
     listFulfillments,
     startAutoOrders,
     stopAutoOrders,
+    setInventory,
+    listInventory,
     close() {
       for (const shop of shops.values()) if (shop.autoOrders !== null) clearInterval(shop.autoOrders);
       for (const res of hanging) res.destroy();

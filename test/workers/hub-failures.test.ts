@@ -217,8 +217,11 @@ describe("dead letters", () => {
       ["push", "exhausted"],
       ["push", "exhausted"],
     ]);
-    // The ERP is back: replaying every open failure pushes both orders (after looking them up: the first
-    // post's outcome is unknown), and resolves the failures.
+    // Time passes beyond the unanswered post's claim (two upstream timeouts)...
+    await ownerSql()`update erp_push_ledger set last_attempt_at = now() - interval '1 hour'
+                      where tenant_id = ${h.user.tenant.id}`;
+    // ...and the ERP is back: replaying every open failure pushes both orders (after looking them up: the
+    // first post's outcome is unknown), and resolves the failures.
     await lingxingFake
       .control("fail-next", { body: { appId: h.appId, failure: "clear" } })
       .catch(() => undefined);

@@ -25,6 +25,7 @@ const TABLES = [
   "invoices",
   "sync_jobs",
   "sync_failures",
+  "inventory_levels",
 ] as const;
 
 describe("row-level security on every identity table", () => {

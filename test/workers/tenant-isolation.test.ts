@@ -227,6 +227,9 @@ describe("tenant isolation across every identity endpoint", () => {
       credentials: { accessToken: "shpat_b_only_token_01" },
     });
     await hubRows(b.tenant.id, bOnlyShop.id, bOnlyErp.id, "B-only customer");
+    await ownerSql()`
+      insert into inventory_levels (tenant_id, connection_id, sku, location_id, available, source_updated_at)
+      values (${b.tenant.id}, ${bOnlyShop.id}, 'B-only-SKU', 'gid://shopify/Location/B-only', 7, now())`;
     const bAppId = `wx${Array.from(crypto.getRandomValues(new Uint8Array(8)), (x) => x.toString(16).padStart(2, "0")).join("")}`;
     // The settings PUT proves the pair with WeChat first: the mini-program must exist at the WeChat fake.
     const registered = await fetch(`${inject("wechatApiBase")}/__control/apps`, {
@@ -254,6 +257,9 @@ describe("tenant isolation across every identity endpoint", () => {
       "/api/v1/connections",
       "/api/v1/orders",
       "/api/v1/orders?search=b-only",
+      "/api/v1/inventory",
+      "/api/v1/inventory?skuPrefix=B-only",
+      `/api/v1/inventory?connectionId=${bOnlyShop.id}`,
       "/api/v1/sync/jobs",
       "/api/v1/sync/failures?status=open,replaying,resolved",
       "/api/v1/sync/failures?search=b-only",

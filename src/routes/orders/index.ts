@@ -158,15 +158,9 @@ const tags = ["Orders"];
 const InvoiceSchema = z
   .strictObject({
     number: z.string().trim().min(1).max(100).meta({ example: "INV-2026-0042" }),
-    externalId: z
-      .string()
-      .trim()
-      .min(1)
-      .max(200)
-      .optional()
-      .meta({
-        description: "The invoicing system's id; default: the number. The same one twice records once.",
-      }),
+    externalId: z.string().trim().min(1).max(200).optional().meta({
+      description: "The invoicing system's id; default: the number. The same one twice records once.",
+    }),
     source: z
       .string()
       .trim()

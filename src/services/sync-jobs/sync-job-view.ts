@@ -5,7 +5,8 @@ import { isoOf, isoOrNull } from "../users/caller";
 
 export const SYNC_JOB_TYPES = ["pull", "backfill", "push", "writeback"] as const;
 export type SyncJobType = (typeof SYNC_JOB_TYPES)[number];
-export const SYNC_JOB_STATUSES = ["queued", "running", "succeeded", "failed"] as const;
+/** `skipped`: another run of the same stream was under way and covers this one. */
+export const SYNC_JOB_STATUSES = ["queued", "running", "succeeded", "failed", "skipped"] as const;
 export type SyncJobStatus = (typeof SYNC_JOB_STATUSES)[number];
 
 /** One pull, backfill, push or write-back run, with the connection it ran for. */

@@ -3,6 +3,7 @@ import { tenantBatch } from "../../db/tenant";
 import type { SyncTrigger } from "../../queues/hub-messages";
 import type { ServiceContext } from "../context";
 import { enqueueOrderPushes } from "./enqueue";
+import { erpConnectionFailureFingerprint } from "./push-orders";
 import { abandonStreamRun, acquireStreamLease, completeStreamRun } from "./streams";
 
 /** Orders waiting this long for the ERP are pushed again: their message was lost or is stuck. */
@@ -32,6 +33,10 @@ export async function sweepPushBacklog({
           left join erp_push_ledger l on l.tenant_id = o.tenant_id and l.order_id = o.id
                                      and l.erp_connection_id = ${input.connectionId}
          where o.tenant_id = ${t} and c.erp_connection_id = ${input.connectionId} and c.enabled
+           -- While the ERP refuses the connection itself (credentials, whitelist), a person has to act first.
+           and not exists (select 1 from sync_failures f
+                            where f.tenant_id = ${t} and f.fingerprint = ${erpConnectionFailureFingerprint(input.connectionId)}
+                              and f.status <> 'resolved')
            and o.status = 'created' and o.updated_at < now() - make_interval(secs => ${STALE_AFTER_SECONDS})
            and (l.status is null or l.status in ('pending', 'in_flight'))
            and (l.last_attempt_at is null or l.last_attempt_at < now() - make_interval(secs => ${STALE_AFTER_SECONDS}))

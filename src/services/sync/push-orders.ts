@@ -10,7 +10,7 @@ import { pushFailureFingerprint } from "../sync-failures/fingerprints";
 import { resolveSyncFailures, upsertSyncFailure } from "../sync-failures/statements";
 import { erpAdapterFor, erpSettingsOf } from "./adapters";
 import { buildErpOrderInput, type ErpMappings } from "./erp-order-input";
-import { errorText } from "./failure-kind";
+import { errorKindOf, errorText } from "./failure-kind";
 import { transitionOrdersStatement } from "./transitions";
 
 export interface PushSummary {
@@ -22,8 +22,15 @@ export interface PushSummary {
   skipped: number;
   /** ERP order-create calls made. */
   calls: number;
-  /** Set when a chunk failed in a way worth retrying; the message is retried, the ledger remembers. */
+  /** Set when a call failed in a way worth retrying; the message is retried, the ledger remembers. */
   retryError?: unknown;
+  /**
+   * Orders another consumer is posting right now (their claim is fresh and the ERP does not show them
+   * yet): the message comes back after this many seconds, when the claim has expired or the post landed.
+   */
+  deferSeconds?: number;
+  /** The ERP refused the call itself (credentials, IP whitelist): recorded as one failure of the connection. */
+  blocked?: boolean;
 }
 
 type LedgerRow = {
@@ -33,7 +40,22 @@ type LedgerRow = {
   data: Order;
   ledger_status: "pending" | "in_flight" | "created" | "rejected";
   reference: string;
+  /** The last post's claim is older than the claim lifetime: whoever made it is gone. */
+  claim_expired: boolean;
 };
+
+/** Fingerprint of a failure of the ERP connection itself (credentials, whitelist): one open per connection. */
+export function erpConnectionFailureFingerprint(erpConnectionId: string): string {
+  return `erp:${erpConnectionId}`;
+}
+
+/**
+ * How long a post's claim on an order lasts: beyond two upstream timeouts, whoever posted has either had
+ * its answer or died. Within it, only a lookup may touch the order, never a second post.
+ */
+function claimSecondsOf(ctx: ServiceContext): number {
+  return Math.ceil((ctx.config.upstream.timeoutMs * 2) / 1000) + 5;
+}
 
 /**
  * Pushes orders to one ERP connection through the push ledger, so an order is created in the ERP once:
@@ -72,6 +94,7 @@ export async function pushOrdersToErp({
   }
   const settings = erpSettingsOf(erp);
   const ids = [...new Set(input.edited ? [input.edited.orderId] : input.orderIds)];
+  const claimSeconds = claimSecondsOf(ctx);
   const [, loaded, mappingRows] = await tenantBatch(ctx.db.http, t, (db) => [
     db.execute(sql`
       insert into erp_push_ledger (tenant_id, order_id, erp_connection_id, reference)
@@ -81,7 +104,9 @@ export async function pushOrdersToErp({
        where o.tenant_id = ${t} and o.id = any(${sql.param(ids)}::uuid[]) and c.erp_connection_id = ${erpId}
       on conflict do nothing`),
     db.execute<LedgerRow>(sql`
-      select o.id, o.status, o.version, o.data, l.status as ledger_status, l.reference
+      select o.id, o.status, o.version, o.data, l.status as ledger_status, l.reference,
+             (l.last_attempt_at is null or l.last_attempt_at < now() - make_interval(secs => ${claimSeconds}))
+               as claim_expired
         from orders o
         join erp_push_ledger l on l.tenant_id = o.tenant_id and l.order_id = o.id and l.erp_connection_id = ${erpId}
        where o.tenant_id = ${t} and o.id = any(${sql.param(ids)}::uuid[])`),
@@ -117,59 +142,86 @@ export async function pushOrdersToErp({
   const outcomes = new Map<string, ErpPushResult>();
   const byReference = new Map(loaded.rows.map((row) => [row.reference, row]));
   const confirmedIds = new Set<string>();
+  const deferred: LedgerRow[] = [];
+  let ready: ErpOrderInput[] = [];
   try {
+    // A post without an answer (timeout, crash): ask the ERP before anything is posted again.
     if (toLookUp.length > 0) {
       const found = await adapter.findOrders(toLookUp.map((row) => row.reference));
       for (const row of toLookUp) {
         const hit = found.get(row.reference);
-        if (hit)
+        if (hit) {
           outcomes.set(row.id, {
             reference: row.reference,
             outcome: "duplicate",
             erpOrderId: hit.erpOrderId,
           });
-        else toPost.push(row);
+          confirmedIds.add(row.id);
+        } else if (row.claim_expired) toPost.push(row);
+        // Not there yet, and its claim is fresh: another consumer may be posting it right now.
+        else deferred.push(row);
       }
-      summary.confirmed = outcomes.size;
+    }
+
+    // Map every order to the ERP's shape; a problem (no SKU, unmapped SKU) is a refusal we see ourselves.
+    const mapped: ErpOrderInput[] = [];
+    for (const row of toPost) {
+      if (input.edited && input.edited.orderId === row.id) {
+        mapped.push({ ...input.edited.input, reference: row.reference });
+        continue;
+      }
+      const built = buildErpOrderInput(row.data, {
+        reference: row.reference,
+        mappings,
+        requireSkuMapping: settings.requireSkuMapping,
+        erpStoreId: settings.erpStoreId,
+      });
+      if (built.ok) mapped.push(built.value);
+      else
+        outcomes.set(row.id, {
+          reference: row.reference,
+          outcome: "rejected",
+          code: "MAPPING",
+          message: built.problem,
+        });
+    }
+
+    if (mapped.length > 0) {
+      // Claim before posting, atomically: only rows still unclaimed (or whose claim expired) are ours to
+      // post, so two consumers holding the same order never both post it. Committed before the call, the
+      // claim also marks the post as possibly done should its answer be lost.
+      const [claimed] = await tenantBatch(ctx.db.http, t, (db) => [
+        db.execute<{ reference: string }>(sql`
+          update erp_push_ledger l
+             set status = 'in_flight', attempts = l.attempts + 1, last_attempt_at = now(), pushed_version = o.version,
+                 updated_at = now()
+            from orders o
+           where l.tenant_id = ${t} and l.erp_connection_id = ${erpId} and o.tenant_id = l.tenant_id
+             and o.id = l.order_id and l.reference = any(${sql.param(mapped.map((r) => r.reference))}::text[])
+             and (l.status in ('pending', 'rejected')
+                  or (l.status = 'in_flight'
+                      and (l.last_attempt_at is null or l.last_attempt_at < now() - make_interval(secs => ${claimSeconds}))))
+           returning l.reference`),
+      ]);
+      const ours = new Set(claimed.rows.map((row) => row.reference));
+      ready = mapped.filter((r) => ours.has(r.reference));
+      for (const r of mapped) {
+        const row = byReference.get(r.reference);
+        if (!ours.has(r.reference) && row) deferred.push(row);
+      }
+      summary.calls = await postInBatches(adapter, ready, settings.batchSize, outcomes, byReference, summary);
     }
   } catch (error) {
     summary.retryError = error;
   }
-
-  // Map every order to the ERP's shape; a problem (no SKU, unmapped SKU) is a refusal we can see ourselves.
-  const ready: ErpOrderInput[] = [];
-  for (const row of summary.retryError === undefined ? toPost : []) {
-    if (input.edited && input.edited.orderId === row.id) {
-      ready.push({ ...input.edited.input, reference: row.reference });
-      continue;
-    }
-    const built = buildErpOrderInput(row.data, {
-      reference: row.reference,
-      mappings,
-      requireSkuMapping: settings.requireSkuMapping,
-      erpStoreId: settings.erpStoreId,
-    });
-    if (built.ok) ready.push(built.value);
-    else
-      outcomes.set(row.id, {
-        reference: row.reference,
-        outcome: "rejected",
-        code: "MAPPING",
-        message: built.problem,
-      });
+  if (summary.retryError !== undefined) {
+    const kind = errorKindOf(summary.retryError);
+    // Credentials or whitelist refused, or the call itself refused: retrying cannot help until a person acts.
+    if (kind === "auth" || kind === "permanent") summary.blocked = true;
   }
-
-  if (ready.length > 0) {
-    await tenantBatch(ctx.db.http, t, (db) => [
-      db.execute(sql`
-        update erp_push_ledger l
-           set status = 'in_flight', attempts = l.attempts + 1, last_attempt_at = now(), pushed_version = o.version,
-               updated_at = now()
-          from orders o
-         where l.tenant_id = ${t} and l.erp_connection_id = ${erpId} and o.tenant_id = l.tenant_id
-           and o.id = l.order_id and l.reference = any(${sql.param(ready.map((r) => r.reference))}::text[])`),
-    ]);
-    summary.calls = await postInBatches(adapter, ready, settings.batchSize, outcomes, byReference, summary);
+  if (deferred.length > 0) {
+    summary.skipped += deferred.length;
+    summary.deferSeconds = claimSeconds;
   }
 
   await recordPushOutcomes(ctx, {
@@ -180,6 +232,7 @@ export async function pushOrdersToErp({
     alreadyCreated,
     inputs: new Map(ready.map((r) => [r.reference, r])),
     confirmedIds,
+    unresolved: ids.filter((id) => !outcomes.has(id)),
     summary,
   });
   return summary;
@@ -223,6 +276,8 @@ async function recordPushOutcomes(
     alreadyCreated: string[];
     inputs: Map<string, ErpOrderInput>;
     confirmedIds: Set<string>;
+    /** Orders this run neither created nor refused (what a blocked connection's replay must push). */
+    unresolved: string[];
     summary: PushSummary;
   },
 ): Promise<void> {
@@ -254,14 +309,39 @@ async function recordPushOutcomes(
       tenantId: t,
       orderIds: syncedIds,
       to: "synced",
+      from: ["created", "failed"],
       actor,
       reason: "created in the ERP",
     }),
     resolveSyncFailures(db, {
       tenantId: t,
-      fingerprints: syncedIds.map((id) => pushFailureFingerprint(id)),
+      fingerprints: [
+        ...syncedIds.map((id) => pushFailureFingerprint(id)),
+        // The ERP answered: whatever blocked the connection is gone.
+        ...(accepted.length > 0 ? [erpConnectionFailureFingerprint(input.erpConnectionId)] : []),
+      ],
       actor,
     }),
+    ...(input.summary.blocked && input.unresolved.length > 0
+      ? [
+          upsertSyncFailure(db, {
+            tenantId: t,
+            connectionId: input.erpConnectionId,
+            operation: "push",
+            fingerprint: erpConnectionFailureFingerprint(input.erpConnectionId),
+            payload: {
+              type: "orders.push",
+              tenantId: t,
+              erpConnectionId: input.erpConnectionId,
+              // The replay pushes these; the push-backlog sweep takes the rest once this is resolved.
+              orderIds: input.unresolved.slice(0, 100),
+              trigger: "replay",
+            },
+            errorKind: errorKindOf(input.summary.retryError) === "auth" ? "auth" : "permanent",
+            error: errorText(input.summary.retryError),
+          }),
+        ]
+      : []),
     db.execute(sql`
       update erp_push_ledger l
          set status = 'rejected', last_error = x.error, updated_at = now()
@@ -272,6 +352,7 @@ async function recordPushOutcomes(
       tenantId: t,
       orderIds: refused.map((r) => r.orderId),
       to: "failed",
+      from: ["created"],
       actor,
       reason: "refused by the ERP",
     }),

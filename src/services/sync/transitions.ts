@@ -1,18 +1,28 @@
 import { sql } from "drizzle-orm";
 import type { HttpDb } from "../../db/client";
-import { allowedTransitions, ORDER_STATUSES, type OrderStatus } from "../../domain/order-state";
+import { allowedTransitions, type OrderStatus } from "../../domain/order-state";
 import type { Actor } from "../context";
 
 /**
- * Moves these orders to `to` from whichever of their current states the state machine allows, and
- * records each move, in one statement (row locks make concurrent moves of the same order serialise; an
+ * Moves these orders to `to` from the given states (those the state machine allows), and records each move, in one statement (row locks make concurrent moves of the same order serialise; an
  * order in any other state is left alone). For a batch: callers put it beside the work that caused it.
  */
 export function transitionOrdersStatement(
   db: HttpDb,
-  input: { tenantId: string; orderIds: string[]; to: OrderStatus; actor: Actor; reason: string },
+  input: {
+    tenantId: string;
+    orderIds: string[];
+    to: OrderStatus;
+    /**
+     * The states this move may start from: a subset of what the state machine allows. The engine names
+     * them, so that e.g. a push never lifts a person's hold (`on_hold → synced` is a person's move).
+     */
+    from: readonly OrderStatus[];
+    actor: Actor;
+    reason: string;
+  },
 ) {
-  const from = ORDER_STATUSES.filter((status) => allowedTransitions(status).includes(input.to));
+  const from = input.from.filter((status) => allowedTransitions(status).includes(input.to));
   const t = input.tenantId;
   return db.execute<{ id: string; from_status: string }>(sql`
     with prev as (

@@ -223,10 +223,7 @@ async function fulfilShipments(
         channels.set(channel.id, channel);
       }
       const adapter = channelAdapterFor(ctx, channel);
-      const lines = shipment.lines.flatMap((line) => {
-        const match = shipment.order_lines.find((l) => l.sku === line.sku);
-        return match ? [{ externalLineId: match.externalLineId, quantity: line.quantity }] : [];
-      });
+      const lines = allocateShipmentLines(shipment.lines, shipment.order_lines);
       const result = await adapter.createFulfillment({
         orderExternalId: shipment.order_external_id,
         carrier: shipment.carrier,
@@ -244,6 +241,7 @@ async function fulfilShipments(
           tenantId: t,
           orderIds: [shipment.order_id],
           to: "shipped",
+          from: ["synced"],
           actor: actorOf(ctx),
           reason: `shipped with ${shipment.carrier} ${shipment.tracking_numbers.join(", ")}`,
         }),
@@ -322,4 +320,31 @@ export async function fulfilShipment({
   ]);
   summary.invoiced = advanced.rows.length;
   return summary;
+}
+
+/**
+ * Which order lines a shipment covers. The ERP reports SKUs and quantities; an order may hold the same
+ * SKU on several lines (or the ERP may sum them into one): quantities are spread over those lines in
+ * order, never more than a line holds. Empty = the shipment named no lines (the whole order ships).
+ */
+export function allocateShipmentLines(
+  shipped: readonly { sku: string; quantity: number }[],
+  orderLines: readonly { externalLineId: string; sku: string | null; quantity: number }[],
+): { externalLineId: string; quantity: number }[] {
+  const left = new Map(orderLines.map((line) => [line.externalLineId, line.quantity]));
+  const allocated = new Map<string, number>();
+  for (const item of shipped) {
+    let wanted = item.quantity;
+    for (const line of orderLines) {
+      if (wanted <= 0) break;
+      if (line.sku !== item.sku) continue;
+      const available = left.get(line.externalLineId) ?? 0;
+      const take = Math.min(available, wanted);
+      if (take <= 0) continue;
+      left.set(line.externalLineId, available - take);
+      allocated.set(line.externalLineId, (allocated.get(line.externalLineId) ?? 0) + take);
+      wanted -= take;
+    }
+  }
+  return [...allocated].map(([externalLineId, quantity]) => ({ externalLineId, quantity }));
 }

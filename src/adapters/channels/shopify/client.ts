@@ -1,5 +1,5 @@
 import type * as z from "zod";
-import type { Order } from "../../../domain/commerce";
+import type { InventoryLevel, Order } from "../../../domain/commerce";
 import { backoffSeconds } from "../../../lib/backoff";
 import { UpstreamError } from "../../../lib/errors";
 import type { UpstreamFailureKind, UpstreamGate, UpstreamOutcome } from "../../../lib/upstream-gate";
@@ -11,15 +11,21 @@ import {
   fulfillmentCreateMutation,
   fulfillmentStateQuery,
   type GraphqlDocument,
+  inventoryItemLevelsQuery,
+  inventoryItemsPageQuery,
+  maxInventoryItemsPerPage,
   maxOrdersPerPage,
   orderLineItemsQuery,
   ordersPageQuery,
 } from "./queries";
 import {
   assembleBulkOrders,
+  inventoryItemFromPage,
+  inventorySkuOf,
   orderFromPage,
   ShopifyPayloadError,
   toBulkExportStatus,
+  toInventoryLevels,
   toOrder,
 } from "./transform";
 import {
@@ -28,10 +34,13 @@ import {
   fulfillmentCreateDataSchema,
   fulfillmentStateDataSchema,
   graphqlResponseSchema,
+  inventoryItemLevelsDataSchema,
+  inventoryItemsPageDataSchema,
   orderLineItemsDataSchema,
   ordersPageDataSchema,
   type ShopifyFulfillmentState,
   type ShopifyGraphqlError,
+  type ShopifyInventoryItem,
   type ShopifyOrder,
   type ShopifyUserError,
 } from "./types";
@@ -136,7 +145,10 @@ type RoundTrip = { outcome: UpstreamOutcome } & (
   | { fatal: UpstreamError }
 );
 
-export function createShopifyAdapter(input: ShopifyAdapterInput): ChannelAdapter & { shopDomain: string } {
+export type ShopifyAdapter = ChannelAdapter &
+  Required<Pick<ChannelAdapter, "listInventoryLevels">> & { shopDomain: string };
+
+export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter {
   const shopDomain = input.shopDomain.trim().toLowerCase();
   if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(shopDomain)) {
     throw new RangeError(`Not a shop domain: "${input.shopDomain}"`);
@@ -367,6 +379,36 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ChannelAdapter
     }
   }
 
+  async function remainingInventoryLevels(item: ShopifyInventoryItem, after: string | null): Promise<void> {
+    let cursor = after;
+    while (cursor !== null) {
+      const data = await graphql(
+        inventoryItemLevelsQuery({ inventoryItemId: item.id, after: cursor }),
+        inventoryItemLevelsDataSchema,
+        { safe: true },
+      );
+      // Deleted between the page and this read: the levels already read are all there is.
+      if (data.inventoryItem === null) return;
+      item.inventoryLevels.push(...data.inventoryItem.inventoryLevels.nodes);
+      const page = data.inventoryItem.inventoryLevels.pageInfo;
+      cursor = page.hasNextPage ? page.endCursor : null;
+    }
+  }
+
+  function mapInventoryItem(item: ShopifyInventoryItem): InventoryLevel[] {
+    try {
+      return toInventoryLevels(item);
+    } catch (error) {
+      if (error instanceof ShopifyPayloadError) {
+        throw upstreamError(
+          `Shopify inventory item ${item.id} could not be mapped: ${error.message}`,
+          "permanent",
+        );
+      }
+      throw error;
+    }
+  }
+
   async function downloadBulkRecords(url: string): Promise<unknown[]> {
     for (let attempt = 1; ; attempt++) {
       const permit = await gate.acquire({ endpoint: BULK_DOWNLOAD_ENDPOINT, cost: 0 });
@@ -443,6 +485,29 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ChannelAdapter
       }
       const page = data.orders.pageInfo;
       return { orders, nextCursor: page.hasNextPage ? page.endCursor : null };
+    },
+
+    /**
+     * One page of inventory items (`pageSize` counts items, each with all its levels), in Shopify's id
+     * order. Items without a SKU or not tracked yield no levels but still move the cursor.
+     */
+    async listInventoryLevels({ cursor, pageSize }) {
+      const first = Math.max(1, Math.min(Math.floor(pageSize), maxInventoryItemsPerPage()));
+      const data = await graphql(inventoryItemsPageQuery({ cursor, first }), inventoryItemsPageDataSchema, {
+        safe: true,
+      });
+      const levels: InventoryLevel[] = [];
+      for (const node of data.inventoryItems.nodes) {
+        const item = inventoryItemFromPage(node);
+        const more = node.inventoryLevels.pageInfo;
+        // The rest of an item that maps to nothing is not worth its query points.
+        if (more.hasNextPage && inventorySkuOf(item) !== null) {
+          await remainingInventoryLevels(item, more.endCursor);
+        }
+        levels.push(...mapInventoryItem(item));
+      }
+      const page = data.inventoryItems.pageInfo;
+      return { levels, nextCursor: page.hasNextPage ? page.endCursor : null };
     },
 
     async startOrdersBulkExport({ updatedSince }) {

@@ -359,3 +359,94 @@ export function fulfillmentCreateMutation(fulfillment: FulfillmentCreateInput): 
     cost: MUTATION_COST,
   };
 }
+
+/*
+ * Inventory. Shopify keeps one inventory item per variant (it holds the SKU) and one inventory level per
+ * item and location that stocks it; a level's `quantities(names:)` reads its named states. Tradewind reads
+ * `available` only: what can still be sold there (on hand minus committed, reserved, damaged, …).
+ *
+ * There is no "levels changed since" search: `inventoryItems(query: "updated_at:…")` filters on the item's
+ * own record (SKU, cost, tracking), which a stock movement does not touch, and `inventoryLevels` has no
+ * time filter at all. So every inventory run reads the whole catalogue, item by item, in id order.
+ */
+
+/** The quantity name Tradewind syncs. */
+export const AVAILABLE_QUANTITY = "available";
+
+/**
+ * Levels fetched inline with each item of a page. Most shops stock an item at one to a few locations; an
+ * item stocked at more gets the rest through `inventoryItemLevelsQuery`.
+ */
+export const LEVELS_PER_INVENTORY_ITEM = 10;
+
+export const INVENTORY_LEVEL_FIELDS: readonly Field[] = [
+  "id",
+  "updatedAt",
+  object("location", ["id"]),
+  // An unsized list of objects: Shopify counts it like one object.
+  object("quantities", ["name", "quantity", "updatedAt"], `names: ["${AVAILABLE_QUANTITY}"]`),
+];
+
+const INVENTORY_ITEMS_PAGE_SELECTION: readonly Field[] = [
+  connection(
+    "inventoryItems",
+    { variable: "first" },
+    [
+      "id",
+      "sku",
+      "tracked",
+      connection("inventoryLevels", LEVELS_PER_INVENTORY_ITEM, INVENTORY_LEVEL_FIELDS),
+    ],
+    "after: $after",
+  ),
+];
+
+/** The largest page of inventory items (with their inline levels) within Shopify's cost ceiling. */
+export function maxInventoryItemsPerPage(): number {
+  const perItem =
+    requestedCost(INVENTORY_ITEMS_PAGE_SELECTION, { first: 1 }) -
+    requestedCost(INVENTORY_ITEMS_PAGE_SELECTION, { first: 0 });
+  const fixed = requestedCost(INVENTORY_ITEMS_PAGE_SELECTION, { first: 0 });
+  return Math.max(1, Math.min(MAX_PAGE_SIZE, Math.floor((MAX_SINGLE_QUERY_COST - fixed) / perItem)));
+}
+
+export function inventoryItemsPageQuery(input: { cursor: string | null; first: number }): GraphqlDocument {
+  const variables = { first: input.first, after: input.cursor };
+  return {
+    operation: "InventoryItemsPage",
+    query: `query InventoryItemsPage($first: Int!, $after: String) { ${renderSelection(INVENTORY_ITEMS_PAGE_SELECTION)} }`,
+    variables,
+    cost: requestedCost(INVENTORY_ITEMS_PAGE_SELECTION, variables),
+  };
+}
+
+const INVENTORY_ITEM_LEVELS_SELECTION: readonly Field[] = [
+  object(
+    "inventoryItem",
+    ["id", connection("inventoryLevels", { variable: "first" }, INVENTORY_LEVEL_FIELDS, "after: $after")],
+    "id: $id",
+  ),
+];
+
+/** Levels per follow-up page: the most that fits the ceiling. */
+export function maxInventoryLevelsPerPage(): number {
+  const perLevel =
+    requestedCost(INVENTORY_ITEM_LEVELS_SELECTION, { first: 1 }) -
+    requestedCost(INVENTORY_ITEM_LEVELS_SELECTION, { first: 0 });
+  const fixed = requestedCost(INVENTORY_ITEM_LEVELS_SELECTION, { first: 0 });
+  return Math.max(1, Math.min(MAX_PAGE_SIZE, Math.floor((MAX_SINGLE_QUERY_COST - fixed) / perLevel)));
+}
+
+/** The rest of an item's levels, after the ones that came inline with the page. */
+export function inventoryItemLevelsQuery(input: {
+  inventoryItemId: string;
+  after: string | null;
+}): GraphqlDocument {
+  const variables = { id: input.inventoryItemId, first: maxInventoryLevelsPerPage(), after: input.after };
+  return {
+    operation: "InventoryItemLevels",
+    query: `query InventoryItemLevels($id: ID!, $first: Int!, $after: String) { ${renderSelection(INVENTORY_ITEM_LEVELS_SELECTION)} }`,
+    variables,
+    cost: requestedCost(INVENTORY_ITEM_LEVELS_SELECTION, variables),
+  };
+}

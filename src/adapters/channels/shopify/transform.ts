@@ -1,14 +1,25 @@
-import type { Address, Order, OrderLine, ShippingLine, TaxLine } from "../../../domain/commerce";
+import type {
+  Address,
+  InventoryLevel,
+  Order,
+  OrderLine,
+  ShippingLine,
+  TaxLine,
+} from "../../../domain/commerce";
 import { toMinorUnits } from "../../../domain/money";
 import type { BulkExportStatus } from "../interface";
+import { AVAILABLE_QUANTITY } from "./queries";
 import {
   lineItemSchema,
   orderCoreSchema,
   type ShopifyBulkOperation,
+  type ShopifyInventoryItem,
+  type ShopifyInventoryLevel,
   type ShopifyLineItem,
   type ShopifyMailingAddress,
   type ShopifyMoneyBag,
   type ShopifyOrder,
+  type ShopifyPageInventoryItem,
   type ShopifyPageOrder,
   type ShopifyShippingLine,
   type ShopifyTaxLine,
@@ -216,4 +227,50 @@ export function toBulkExportStatus(operation: ShopifyBulkOperation): BulkExportS
     objectCount: operation.objectCount,
     errorCode: operation.errorCode,
   };
+}
+
+/** An inventory item of a page, its inline levels flattened (more may still be due: see `inventoryLevels.pageInfo`). */
+export function inventoryItemFromPage(node: ShopifyPageInventoryItem): ShopifyInventoryItem {
+  return { ...node, inventoryLevels: node.inventoryLevels.nodes };
+}
+
+/**
+ * The SKU under which an item's stock is synced, or null when there is nothing to sync: no SKU (nothing in
+ * Tradewind or an ERP can name it) or not tracked (Shopify keeps selling whatever the count says, so its
+ * `available` is no statement about stock).
+ */
+export function inventorySkuOf(item: Pick<ShopifyInventoryItem, "sku" | "tracked">): string | null {
+  if (!item.tracked) return null;
+  const sku = item.sku?.trim() ?? "";
+  return sku === "" ? null : sku;
+}
+
+function laterTimestamp(a: string, b: string | null): string {
+  if (b === null) return a;
+  const [ta, tb] = [Date.parse(a), Date.parse(b)];
+  if (Number.isNaN(tb)) return a;
+  return Number.isNaN(ta) || tb > ta ? b : a;
+}
+
+function toInventoryLevel(sku: string, level: ShopifyInventoryLevel): InventoryLevel {
+  const available = level.quantities.find((q) => q.name === AVAILABLE_QUANTITY);
+  if (available === undefined) {
+    throw new ShopifyPayloadError(`Inventory level ${level.id} has no "${AVAILABLE_QUANTITY}" quantity`);
+  }
+  return {
+    sku,
+    locationId: level.location.id,
+    // May be negative: an oversold item at that location.
+    available: available.quantity,
+    // A level's own time and its quantity's may differ by the write that moved it; the later one is the
+    // moment this number became true.
+    updatedAt: laterTimestamp(level.updatedAt, available.updatedAt),
+  };
+}
+
+/** Every level of one item (all levels gathered), as Tradewind inventory levels; none when not syncable. */
+export function toInventoryLevels(item: ShopifyInventoryItem): InventoryLevel[] {
+  const sku = inventorySkuOf(item);
+  if (sku === null) return [];
+  return item.inventoryLevels.map((level) => toInventoryLevel(sku, level));
 }

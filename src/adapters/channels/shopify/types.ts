@@ -251,3 +251,44 @@ export const graphqlResponseSchema = z.object({
   extensions: z.looseObject({ cost: costExtensionSchema.optional() }).optional(),
 });
 export type ShopifyGraphqlResponse = z.infer<typeof graphqlResponseSchema>;
+
+/** One named quantity of a level; `updatedAt` is null for a state that never changed. */
+export const inventoryQuantitySchema = z.object({
+  name: z.string(),
+  quantity: z.number().int(),
+  updatedAt: nullableString,
+});
+
+export const inventoryLevelSchema = z.object({
+  /** "gid://shopify/InventoryLevel/523463154?inventory_item_id=43729076". */
+  id: z.string(),
+  updatedAt: z.string(),
+  location: z.object({ id: z.string() }),
+  quantities: z.array(inventoryQuantitySchema),
+});
+export type ShopifyInventoryLevel = z.infer<typeof inventoryLevelSchema>;
+
+const inventoryLevelsSchema = z.object({ pageInfo: pageInfoSchema, nodes: z.array(inventoryLevelSchema) });
+
+export const pageInventoryItemSchema = z.object({
+  id: z.string(),
+  /** Merchants may leave it blank (null or ""). Shopify does not make it unique either. */
+  sku: nullableString,
+  /** False: Shopify does not count this item's stock (it sells regardless of quantities). */
+  tracked: z.boolean(),
+  inventoryLevels: inventoryLevelsSchema,
+});
+export type ShopifyPageInventoryItem = z.infer<typeof pageInventoryItemSchema>;
+
+/** An inventory item with all its levels gathered (inline page plus follow-up pages). */
+export type ShopifyInventoryItem = Omit<ShopifyPageInventoryItem, "inventoryLevels"> & {
+  inventoryLevels: ShopifyInventoryLevel[];
+};
+
+export const inventoryItemsPageDataSchema = z.object({
+  inventoryItems: z.object({ pageInfo: pageInfoSchema, nodes: z.array(pageInventoryItemSchema) }),
+});
+
+export const inventoryItemLevelsDataSchema = z.object({
+  inventoryItem: z.object({ id: z.string(), inventoryLevels: inventoryLevelsSchema }).nullable(),
+});

@@ -1,9 +1,17 @@
 // `npm run bench`: starts the local stack (or uses BENCH_URL), runs each scenario with autocannon and
-// prints req/s, p50/p99 latency and the Postgres/Redis round trips the server reports in Server-Timing.
+// prints req/s, p50/p99 latency and the Postgres/Redis round trips the server reports in Server-Timing;
+// then the integration hub's pipeline bench (bench/pipeline.ts). BENCH_FILTER=pipeline runs only that
+// (pipeline:throughput,batch,rate picks parts); BENCH_PIPELINE=0 skips it.
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { hashPassword, verifyPassword } from "../src/services/auth/password.ts";
+import {
+  fakeUrlsFromEnv,
+  pipelineOptionsFromEnv,
+  printPipelineReport,
+  runPipelineBench,
+} from "./pipeline.ts";
 import { type Scenario, scenarios } from "./scenarios.ts";
 
 /** CPU cost of one password check (scrypt, the parameters login uses), median of 9 runs on this machine. */
@@ -24,6 +32,16 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const FILTER = process.env.BENCH_FILTER;
+const PIPELINE_ONLY = FILTER?.startsWith("pipeline") ?? false;
+const RUN_PIPELINE = process.env.BENCH_PIPELINE !== "0" && (!FILTER || PIPELINE_ONLY);
+// The stack's fakes, away from the ports of an `npm start` that may be running beside the bench.
+const FAKE_PORTS = {
+  DEMO_SHOPIFY_PORT: process.env.DEMO_SHOPIFY_PORT ?? "8795",
+  DEMO_LINGXING_PORT: process.env.DEMO_LINGXING_PORT ?? "8796",
+};
+
+/** The stack this run started, if any: stopped on every way out. */
+let stackChild: ChildProcess | undefined;
 
 async function startStack(): Promise<{ url: string; child: ChildProcess }> {
   const port = process.env.BENCH_PORT ?? "8797";
@@ -32,6 +50,10 @@ async function startStack(): Promise<{ url: string; child: ChildProcess }> {
     env: {
       ...process.env,
       PORT: port,
+      ...FAKE_PORTS,
+      // Only the bench's own work on the queues: no cron ticks, no demo orders.
+      DEMO_CRON_SECONDS: "0",
+      DEMO_ORDERS_EVERY_SECONDS: "0",
       LOG_LEVEL: "warn",
       WRANGLER_LOG_LEVEL: "warn",
       // Load from one address would trip the per-IP and per-account limits that protect real traffic.
@@ -44,7 +66,10 @@ async function startStack(): Promise<{ url: string; child: ChildProcess }> {
         }),
     },
     stdio: ["ignore", "pipe", "inherit"],
+    // Its own process group, so stopping it reaches wrangler and workerd even if dev/start.ts hangs.
+    detached: true,
   });
+  stackChild = child;
   const url = `http://127.0.0.1:${port}`;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("local stack not ready within 120 s")), 120_000);
@@ -94,20 +119,62 @@ async function run(url: string, scenario: Scenario) {
 
 async function main() {
   const external = process.env.BENCH_URL;
-  const stack = external ? undefined : await startStack();
-  const url = external ?? stack?.url ?? "";
   try {
-    const selected = scenarios.filter((s) => !FILTER || s.name.includes(FILTER));
+    const stack = external ? undefined : await startStack();
+    const url = external ?? stack?.url ?? "";
+    const selected = PIPELINE_ONLY ? [] : scenarios.filter((s) => !FILTER || s.name.includes(FILTER));
     // Warm the isolate and the connections so the first scenario is not measuring startup.
     await autocannon({ url: `${url}/health`, connections: 2, amount: 50 });
-    console.log(`password verify (scrypt N=2^14 r=8 p=5): ${await passwordCost()}`);
-    const rows = [];
-    for (const s of selected) rows.push(await run(url, s));
-    console.log(`\n${CONNECTIONS} connections, ${DURATION} s per scenario, against ${url}`);
-    console.table(rows);
+    if (selected.length > 0) {
+      console.log(`password verify (scrypt N=2^14 r=8 p=5): ${await passwordCost()}`);
+      const rows = [];
+      for (const s of selected) rows.push(await run(url, s));
+      console.log(`\n${CONNECTIONS} connections, ${DURATION} s per scenario, against ${url}`);
+      console.table(rows);
+    }
+    if (RUN_PIPELINE) {
+      // A started stack's fakes are on FAKE_PORTS; an external one's on its own DEMO_*_PORT (default 8791/8792).
+      const fakes = external ? fakeUrlsFromEnv() : fakeUrlsFromEnv({ ...process.env, ...FAKE_PORTS });
+      const started = performance.now();
+      const report = await runPipelineBench({ url, ...fakes }, pipelineOptionsFromEnv());
+      printPipelineReport(report);
+      console.log(`pipeline bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
   } finally {
-    stack?.child.kill("SIGINT");
+    await stopStack(stackChild);
   }
+}
+
+/**
+ * SIGINT lets dev/start.ts close wrangler, the gateways and the fakes; whatever of its process group is
+ * still there after 15 s is killed.
+ */
+async function stopStack(child: ChildProcess | undefined): Promise<void> {
+  if (!child?.pid) return;
+  const group = -child.pid;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(group, sig);
+    } catch {
+      // the group is gone already
+    }
+  };
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    signal("SIGINT");
+    const timer = setTimeout(() => signal("SIGKILL"), 15_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  // dev/start.ts is gone: nothing it started may outlive it.
+  signal("SIGKILL");
+}
+
+// The stack runs in its own process group, so Ctrl-C on the bench does not reach it: stop it here.
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    void stopStack(stackChild).finally(() => process.exit(130));
+  });
 }
 
 main().catch((error: unknown) => {

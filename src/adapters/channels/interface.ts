@@ -10,6 +10,11 @@ import type { ChannelType, InventoryLevel, Order } from "../../domain/commerce";
  */
 export interface OrdersPage {
   orders: Order[];
+  /**
+   * Orders of this page the adapter could not map (unexpected shape, impossible amounts): reported so
+   * the engine records them and moves on, instead of one bad order stopping the stream for good.
+   */
+  rejected: { externalId: string; externalNumber: string | null; updatedAt: string | null; error: string }[];
   /** Opaque; pass back as `cursor` for the next page. Null = this was the last page. */
   nextCursor: string | null;
 }

@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import type { OrdersPage } from "../../adapters/channels/interface";
 import { tenantBatch } from "../../db/tenant";
 import type { Order } from "../../domain/commerce";
 import { UpstreamError } from "../../lib/errors";
@@ -6,10 +7,11 @@ import type { ChannelPullMessage } from "../../queues/hub-messages";
 import { loadConnectionForSync } from "../connections/load-connection";
 import type { ServiceContext } from "../context";
 import { backfillFailureFingerprint } from "../sync-failures/fingerprints";
-import { upsertSyncFailure } from "../sync-failures/statements";
+import { resolveSyncFailures, upsertSyncFailure } from "../sync-failures/statements";
 import { channelAdapterFor, channelSettingsOf, type SyncConnection } from "./adapters";
 import { enqueueOrderPushes } from "./enqueue";
 import { errorKindOf, errorText } from "./failure-kind";
+import { orderPullFailureFingerprint } from "./pull-orders";
 import { storeOrdersStatements } from "./store-orders";
 
 type BackfillMessage = Extract<ChannelPullMessage, { type: "orders.backfill" }>;
@@ -76,7 +78,7 @@ export async function runBackfill({
     const { pageSize } = channelSettingsOf(connection);
     while (true) {
       const page = await adapter.listOrdersUpdatedSince({ updatedSince: input.since, cursor, pageSize });
-      await storeChunk(ctx, connection, input, page.orders, page.nextCursor);
+      await storeChunk(ctx, connection, input, page.orders, page.nextCursor, page.rejected);
       stored += page.orders.length;
       cursor = page.nextCursor;
       if (cursor === null) {
@@ -115,6 +117,7 @@ async function storeChunk(
   input: BackfillMessage,
   orders: Order[],
   nextCursor: string | null = null,
+  rejected: OrdersPage["rejected"] = [],
 ): Promise<void> {
   const actor = ctx.actor ?? { type: "system" as const, name: "backfill" };
   const results = await tenantBatch(ctx.db.http, connection.tenantId, (db) => [
@@ -131,6 +134,24 @@ async function storeChunk(
           actor,
         })
       : []),
+    ...rejected.map((bad) =>
+      upsertSyncFailure(db, {
+        tenantId: connection.tenantId,
+        connectionId: connection.id,
+        operation: "pull",
+        fingerprint: orderPullFailureFingerprint(connection.id, bad.externalId),
+        payload: {
+          type: "orders.backfill",
+          tenantId: connection.tenantId,
+          connectionId: connection.id,
+          jobId: crypto.randomUUID(),
+          since: new Date(Date.parse(bad.updatedAt ?? input.since) - 1000).toISOString(),
+          mode: "paged",
+        },
+        errorKind: "invalid",
+        error: `order ${bad.externalId} does not fit the order model: ${bad.error}`,
+      }),
+    ),
   ]);
   const waiting = orders.length > 0 ? (results[4] as unknown as { rows: { id: string }[] }).rows : [];
   if (connection.erpConnectionId !== null && waiting.length > 0) {
@@ -149,6 +170,12 @@ async function markJob(
   update: { status: "running" | "succeeded"; cursor?: Record<string, unknown> },
 ): Promise<void> {
   await tenantBatch(ctx.db.http, input.tenantId, (db) => [
+    resolveSyncFailures(db, {
+      tenantId: input.tenantId,
+      // Only once it succeeded; a "running" mark must not resolve anything.
+      fingerprints: update.status === "succeeded" ? [backfillFailureFingerprint(input.jobId)] : [],
+      actor: { type: "system", name: "backfill" },
+    }),
     db.execute(sql`
       update sync_jobs
          set status = ${update.status},

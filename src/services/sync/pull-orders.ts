@@ -1,11 +1,11 @@
+import type { OrdersPage } from "../../adapters/channels/interface";
 import { tenantBatch } from "../../db/tenant";
 import { Order } from "../../domain/commerce";
-import { UpstreamError } from "../../lib/errors";
 import type { SyncTrigger } from "../../queues/hub-messages";
 import { loadConnectionForSync } from "../connections/load-connection";
 import type { ServiceContext } from "../context";
 import { pullFailureFingerprint } from "../sync-failures/fingerprints";
-import { upsertSyncFailure } from "../sync-failures/statements";
+import { resolveSyncFailures, upsertSyncFailure } from "../sync-failures/statements";
 import { channelAdapterFor, channelSettingsOf, type SyncConnection } from "./adapters";
 import { enqueueOrderPushes } from "./enqueue";
 import { errorKindOf, errorText } from "./failure-kind";
@@ -124,6 +124,7 @@ export async function pullChannelOrders({
         connection,
         lease,
         orders: page.orders,
+        rejected: page.rejected,
         checkpoint: next,
       });
       pages += 1;
@@ -191,18 +192,26 @@ async function storeOrdersPage(
     connection: SyncConnection;
     lease: StreamLease;
     orders: Order[];
+    rejected: OrdersPage["rejected"];
     checkpoint: OrdersCheckpoint;
   },
 ): Promise<string[]> {
   const { connection, lease } = input;
   const valid: Order[] = [];
-  const invalid: { externalId: string; error: string }[] = [];
+  const invalid: { externalId: string; updatedAt: string | null; error: string }[] = input.rejected.map(
+    (r) => ({
+      externalId: r.externalId,
+      updatedAt: r.updatedAt,
+      error: r.error,
+    }),
+  );
   for (const candidate of input.orders) {
     const parsed = Order.safeParse(candidate);
     if (parsed.success) valid.push(parsed.data);
     else
       invalid.push({
-        externalId: String((candidate as { externalId?: unknown }).externalId ?? "unknown"),
+        externalId: candidate.externalId,
+        updatedAt: candidate.updatedAt,
         error: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
       });
   }
@@ -219,23 +228,35 @@ async function storeOrdersPage(
             actor,
           })
         : []),
+      // An order that cannot be mapped is set aside (the stream moves on); its replay re-reads the channel
+      // from just before that order's last update, through a paged backfill.
       ...invalid.map((bad) =>
         upsertSyncFailure(db, {
           tenantId: connection.tenantId,
           connectionId: connection.id,
           operation: "pull",
-          fingerprint: `pull-order:${connection.id}:${bad.externalId}`,
+          fingerprint: orderPullFailureFingerprint(connection.id, bad.externalId),
           payload: {
-            type: "stream.run",
+            type: "orders.backfill",
             tenantId: connection.tenantId,
             connectionId: connection.id,
-            resource: "orders",
-            trigger: "replay",
+            jobId: crypto.randomUUID(),
+            since: new Date(
+              (bad.updatedAt === null
+                ? Date.parse(input.checkpoint.updatedSince)
+                : Date.parse(bad.updatedAt)) - 1000,
+            ).toISOString(),
+            mode: "paged",
           },
           errorKind: "invalid",
           error: `order ${bad.externalId} does not fit the order model: ${bad.error}`,
         }),
       ),
+      resolveSyncFailures(db, {
+        tenantId: connection.tenantId,
+        fingerprints: valid.map((order) => orderPullFailureFingerprint(connection.id, order.externalId)),
+        actor,
+      }),
     ]);
     if (valid.length === 0) return [];
     const waiting = results[4] as unknown as { rows: { id: string }[] };
@@ -243,6 +264,7 @@ async function storeOrdersPage(
   });
 }
 
-export function isRetryable(error: unknown): boolean {
-  return !(error instanceof UpstreamError) || error.retryable;
+/** One order of a channel that could not be stored; resolved when that order is stored after all. */
+export function orderPullFailureFingerprint(connectionId: string, externalId: string): string {
+  return `pull-order:${connectionId}:${externalId}`;
 }

@@ -4,6 +4,8 @@ import { pgErrorOf } from "../../db/errors";
 import { tenantBatch } from "../../db/tenant";
 import type { SyncTrigger } from "../../queues/hub-messages";
 import type { ServiceContext } from "../context";
+import { pullFailureFingerprint } from "../sync-failures/fingerprints";
+import { resolveSyncFailures } from "../sync-failures/statements";
 
 /** How long a consumer owns a stream without saving a page; a crashed consumer's stream frees itself after it. */
 export const LEASE_SECONDS = 90;
@@ -61,7 +63,19 @@ export async function acquireStreamLease(
       select lease.checkpoint, (select id from job) as job_id from lease`),
   ]);
   const row = result.rows[0];
-  if (row === undefined) return null;
+  if (row === undefined) {
+    // Another consumer holds the stream and continues from the same checkpoint: this run's job (manual,
+    // or a continuation that lost its turn) is covered by that one and must not stay `queued` forever.
+    if (input.jobId !== undefined) {
+      await tenantBatch(ctx.db.http, t, (db) => [
+        db.execute(sql`
+          update sync_jobs set status = 'skipped', finished_at = now(), updated_at = now(),
+                 last_error = 'another run of this stream was under way and covers this one'
+           where tenant_id = ${t} and id = ${input.jobId} and status in ('queued', 'running')`),
+      ]);
+    }
+    return null;
+  }
   return { ...input, jobId, checkpoint: row.checkpoint ?? {} };
 }
 
@@ -123,6 +137,12 @@ export async function completeStreamRun(
       update sync_jobs set status = 'succeeded', finished_at = now(), last_error = null,
              cursor = ${JSON.stringify(checkpoint)}::jsonb, updated_at = now()
        where tenant_id = ${lease.tenantId} and id = ${lease.jobId}`),
+    // A run that completes is proof that whatever failed this stream before is over.
+    resolveSyncFailures(db, {
+      tenantId: lease.tenantId,
+      fingerprints: [pullFailureFingerprint(lease.connectionId, lease.resource)],
+      actor: { type: "system", name: `stream:${lease.resource}` },
+    }),
     ...extra.map((statement) => db.execute(statement)),
   ]);
 }

@@ -8,13 +8,23 @@ import { writebackFailureFingerprint } from "../sync-failures/fingerprints";
 import { resolveSyncFailures, upsertSyncFailure } from "../sync-failures/statements";
 import { channelAdapterFor, erpAdapterFor, type SyncConnection } from "./adapters";
 import { errorKindOf, errorText } from "./failure-kind";
-import { abandonStreamRun, acquireStreamLease, completeStreamRun } from "./streams";
+import {
+  abandonStreamRun,
+  acquireStreamLease,
+  completeStreamRun,
+  LeaseLostError,
+  type StreamLease,
+  saveCheckpointStatement,
+  withLeaseCheck,
+} from "./streams";
 import { transitionOrdersStatement } from "./transitions";
 
 /** Orders asked about per poll; the longest-unchecked first, so every order gets its turn. */
 const ORDERS_PER_POLL = 200;
 /** References per ERP shipment / invoice query. */
 const REFERENCES_PER_QUERY = 50;
+/** Fulfilments created per run (each is a read and a write at the channel); the rest wait for the next poll. */
+const FULFILMENTS_PER_RUN = 50;
 
 export interface WritebackSummary {
   checked: number;
@@ -62,16 +72,19 @@ export async function pollErpShipments({
     invoiced: 0,
   };
   try {
+    const adapter = erpAdapterFor(ctx, erp);
+    // Shipped orders are only asked about again where the ERP has invoices to report; elsewhere they would
+    // crowd the synced orders out of every poll as history grows.
+    const statuses = adapter.listInvoices ? ["synced", "shipped"] : ["synced"];
     const [due] = await tenantBatch(ctx.db.http, t, (db) => [
       db.execute<{ order_id: string; reference: string; status: string }>(sql`
         select l.order_id, l.reference, o.status from erp_push_ledger l
           join orders o on o.tenant_id = l.tenant_id and o.id = l.order_id
          where l.tenant_id = ${t} and l.erp_connection_id = ${erp.id} and l.status = 'created'
-           and o.status in ('synced', 'shipped')
+           and o.status = any(${sql.param(statuses)}::text[])
          order by l.last_shipment_check_at nulls first, l.confirmed_at
          limit ${ORDERS_PER_POLL}`),
     ]);
-    const adapter = erpAdapterFor(ctx, erp);
     const byReference = new Map(due.rows.map((row) => [row.reference, row]));
     const shipments: Shipment[] = [];
     const awaitingShipment = due.rows.filter((row) => row.status === "synced").map((row) => row.reference);
@@ -141,7 +154,13 @@ export async function pollErpShipments({
          where tenant_id = ${t} and erp_connection_id = ${erp.id}
            and order_id = any(${sql.param(due.rows.map((row) => row.order_id))}::uuid[])`),
     ]);
-    await fulfilShipments(ctx, { tenantId: t, shipments: pending.rows, trigger: input.trigger, summary });
+    await fulfilShipments(ctx, {
+      tenantId: t,
+      shipments: pending.rows.slice(0, FULFILMENTS_PER_RUN),
+      trigger: input.trigger,
+      summary,
+      lease,
+    });
     const [advanced] = await tenantBatch(ctx.db.http, t, (db) => [
       advanceInvoicedStatement(db, t, actorOf(ctx)),
     ]);
@@ -207,7 +226,14 @@ function advanceInvoicedStatement(
  */
 async function fulfilShipments(
   ctx: ServiceContext,
-  input: { tenantId: string; shipments: PendingShipment[]; trigger: SyncTrigger; summary: WritebackSummary },
+  input: {
+    tenantId: string;
+    shipments: PendingShipment[];
+    trigger: SyncTrigger;
+    summary: WritebackSummary;
+    /** The stream's lease, renewed with every fulfilment so a long run keeps the stream to itself. */
+    lease?: StreamLease;
+  },
 ): Promise<void> {
   const t = input.tenantId;
   const channels = new Map<string, SyncConnection>();
@@ -232,32 +258,39 @@ async function fulfilShipments(
         lines,
         notifyCustomer: true,
       });
-      await tenantBatch(ctx.db.http, t, (db) => [
-        db.execute(sql`
+      const lease = input.lease;
+      await withLeaseCheck(() =>
+        tenantBatch(ctx.db.http, t, (db) => [
+          db.execute(sql`
           update shipments set writeback_status = 'done', channel_fulfillment_id = ${result.fulfillmentId},
                  written_back_at = now(), last_error = null, updated_at = now()
            where tenant_id = ${t} and id = ${shipment.id}`),
-        transitionOrdersStatement(db, {
-          tenantId: t,
-          orderIds: [shipment.order_id],
-          to: "shipped",
-          from: ["synced"],
-          actor: actorOf(ctx),
-          reason: `shipped with ${shipment.carrier} ${shipment.tracking_numbers.join(", ")}`,
-        }),
-        resolveSyncFailures(db, {
-          tenantId: t,
-          fingerprints: [writebackFailureFingerprint(shipment.id)],
-          actor: actorOf(ctx),
-        }),
-        db.execute(sql`
+          transitionOrdersStatement(db, {
+            tenantId: t,
+            orderIds: [shipment.order_id],
+            to: "shipped",
+            from: ["synced"],
+            actor: actorOf(ctx),
+            reason: `shipped with ${shipment.carrier} ${shipment.tracking_numbers.join(", ")}`,
+          }),
+          resolveSyncFailures(db, {
+            tenantId: t,
+            fingerprints: [writebackFailureFingerprint(shipment.id)],
+            actor: actorOf(ctx),
+          }),
+          db.execute(sql`
           insert into sync_jobs (tenant_id, connection_id, type, resource, trigger, status, attempts,
                                  items_processed, params, started_at, finished_at)
           values (${t}, ${shipment.channel_connection_id}, 'writeback', 'fulfillments', ${input.trigger}, 'succeeded',
                   1, 1, ${JSON.stringify({ shipmentId: shipment.id, created: result.created })}::jsonb, now(), now())`),
-      ]);
+          // Fails the whole batch when the lease was lost (see saveCheckpointStatement).
+          ...(lease ? [saveCheckpointStatement(db, lease, {}, { items: 1, pages: 0 })] : []),
+        ]),
+      );
       input.summary.fulfilled += 1;
     } catch (error) {
+      // The stream was taken over: stop here, the new holder carries on (its fulfilments are idempotent).
+      if (error instanceof LeaseLostError) throw error;
       const kind = errorKindOf(error);
       const final = kind === "permanent" || kind === "auth" || kind === "invalid";
       input.summary.writebackFailed += 1;

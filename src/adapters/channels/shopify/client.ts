@@ -3,7 +3,7 @@ import type { InventoryLevel, Order } from "../../../domain/commerce";
 import { backoffSeconds } from "../../../lib/backoff";
 import { UpstreamError } from "../../../lib/errors";
 import type { UpstreamFailureKind, UpstreamGate, UpstreamOutcome } from "../../../lib/upstream-gate";
-import type { ChannelAdapter, FulfillmentInput } from "../interface";
+import type { ChannelAdapter, FulfillmentInput, OrdersPage } from "../interface";
 import {
   bulkOperationQuery,
   bulkOperationRunQueryMutation,
@@ -38,6 +38,7 @@ import {
   inventoryItemsPageDataSchema,
   orderLineItemsDataSchema,
   ordersPageDataSchema,
+  pageOrderSchema,
   type ShopifyFulfillmentState,
   type ShopifyGraphqlError,
   type ShopifyInventoryItem,
@@ -477,14 +478,39 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter
         },
       );
       const orders: Order[] = [];
-      for (const node of data.orders.nodes) {
+      const rejected: OrdersPage["rejected"] = [];
+      for (const raw of data.orders.nodes) {
+        const parsed = pageOrderSchema.safeParse(raw);
+        if (!parsed.success) {
+          rejected.push({
+            externalId: raw.id,
+            externalNumber: raw.name ?? null,
+            updatedAt: raw.updatedAt ?? null,
+            error: `Shopify order ${raw.name ?? raw.id} has an unexpected shape: ${parsed.error.issues
+              .slice(0, 3)
+              .map((issue) => `${issue.path.join(".")}: ${issue.message}`)
+              .join("; ")}`,
+          });
+          continue;
+        }
+        const node = parsed.data;
         const order = orderFromPage(node);
         const lines = node.lineItems.pageInfo;
         if (lines.hasNextPage) await remainingLineItems(order, lines.endCursor);
-        orders.push(mapOrder(order));
+        try {
+          orders.push(mapOrder(order));
+        } catch (error) {
+          if (!(error instanceof UpstreamError) || error.retryable) throw error;
+          rejected.push({
+            externalId: node.id,
+            externalNumber: node.name,
+            updatedAt: node.updatedAt,
+            error: error.message,
+          });
+        }
       }
       const page = data.orders.pageInfo;
-      return { orders, nextCursor: page.hasNextPage ? page.endCursor : null };
+      return { orders, rejected, nextCursor: page.hasNextPage ? page.endCursor : null };
     },
 
     /**

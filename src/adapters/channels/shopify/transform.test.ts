@@ -17,12 +17,14 @@ import {
   toBulkExportStatus,
   toOrder,
 } from "./transform";
-import { bulkOperationDataSchema, ordersPageDataSchema, type ShopifyOrder } from "./types";
+import { bulkOperationDataSchema, ordersPageDataSchema, pageOrderSchema, type ShopifyOrder } from "./types";
 
 const SHOP = "acme.myshopify.com";
 
 function ordersOf(fixture: { data: unknown }): ShopifyOrder[] {
-  return ordersPageDataSchema.parse(fixture.data).orders.nodes.map(orderFromPage);
+  return ordersPageDataSchema
+    .parse(fixture.data)
+    .orders.nodes.map((node) => orderFromPage(pageOrderSchema.parse(node)));
 }
 
 function mapped(fixture: { data: unknown }) {

@@ -108,8 +108,17 @@ export const pageOrderSchema = orderCoreSchema.extend({
 });
 export type ShopifyPageOrder = z.infer<typeof pageOrderSchema>;
 
+/**
+ * Nodes are checked one by one (`pageOrderSchema`) by the client, so one order of an unexpected shape is
+ * reported on its own instead of failing — and forever blocking — the page it sits on.
+ */
 export const ordersPageDataSchema = z.object({
-  orders: z.object({ pageInfo: pageInfoSchema, nodes: z.array(pageOrderSchema) }),
+  orders: z.object({
+    pageInfo: pageInfoSchema,
+    nodes: z.array(
+      z.looseObject({ id: z.string(), name: z.string().optional(), updatedAt: z.string().optional() }),
+    ),
+  }),
 });
 export type ShopifyOrdersPageData = z.infer<typeof ordersPageDataSchema>;
 

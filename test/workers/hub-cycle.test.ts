@@ -1,9 +1,12 @@
 // The integration hub end to end, against the real Postgres and Redis and the Shopify and Lingxing fakes:
 // pull → map → store → push → shipment → fulfilment → invoiced, and the ways it must not break.
 import { createExecutionContext, createScheduledController } from "cloudflare:test";
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { tenantBatch } from "../../src/db/tenant";
 import worker from "../../src/index";
 import { bearer } from "../support/auth";
+import { testContext } from "../support/context";
 import { call, envelope, ownerSql } from "../support/harness";
 import { setUpHub as hub, lingxingFake, ordersOf, shopifyFake } from "../support/sync";
 
@@ -127,6 +130,12 @@ describe("the scheduler", () => {
     ).toEqual(["orders", "push_backlog", "shipments"]);
     await tick();
     expect(ours()).toHaveLength(3);
+    // No tenant's transaction may claim (and so silently skip) every tenant's streams.
+    await expect(
+      tenantBatch(testContext().db.http, h.user.tenant.id, (db) => [
+        db.execute(sql`select * from claim_due_sync_streams(10)`),
+      ]),
+    ).rejects.toThrow(/runs for no tenant/);
     await h.queues.drain();
     // Every order was pulled; each one with something to ship reached the ERP (the fake's catalogue also
     // sells gift cards, which have no SKU: such an order is refused by us, with a sync failure).

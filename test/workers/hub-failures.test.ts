@@ -83,6 +83,21 @@ describe("ERP push through the ledger", () => {
 });
 
 describe("upstream limits and outages", () => {
+  it("posts ERP batches in parallel up to the connection's concurrency, never beyond", async () => {
+    const h = await setUpHub({ seed: 8, pageSize: 10, batchSize: 1, erpSettings: { requestConcurrency: 3 } });
+    await h.pullOrders();
+    await h.queues.drain();
+    expect((await lingxingFake.orders(h.appId)).orders).toHaveLength(8);
+    const stats = (await lingxingFake.stats(h.appId)) as {
+      maxInFlight: Record<string, number>;
+      overLimit: number;
+      requests: Record<string, number>;
+    };
+    expect(stats.requests["/pb/mp/order/v2/create"]).toBe(8);
+    expect(stats.maxInFlight["/pb/mp/order/v2/create"]).toBeLessThanOrEqual(3);
+    expect(stats.overLimit).toBe(0);
+  });
+
   it("honours 429 Retry-After and THROTTLED without a single request over the shop's bucket", {
     timeout: 30_000,
   }, async () => {

@@ -21,7 +21,8 @@ import {
 
 /** One message works this long at most, then hands the rest of the pass to a new message. */
 const PULL_BUDGET_MS = 20_000;
-const MAX_PAGES_PER_MESSAGE = 25;
+/** As for orders (pull-orders.ts): time normally hands over first; this bounds the subrequests. */
+const MAX_PAGES_PER_MESSAGE = 100;
 
 /**
  * Where a pass stands. Inventory has no "changed since" to remember: Shopify offers no filter on when a

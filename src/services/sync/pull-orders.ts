@@ -21,7 +21,11 @@ import {
 
 /** One message works this long at most, then hands the rest of the run to a new message. */
 const PULL_BUDGET_MS = 20_000;
-const MAX_PAGES_PER_MESSAGE = 25;
+/**
+ * A page costs about five subrequests (the channel call, two governor calls, the page's transaction, the
+ * push enqueue); a Worker invocation may make 1,000. Time is normally the limit that hands over first.
+ */
+const MAX_PAGES_PER_MESSAGE = 150;
 /**
  * The next run starts this far before the newest `updatedAt` seen: a channel's search index can lag its
  * writes by seconds, and re-reading a minute of orders costs nothing (equal `updatedAt` = ignored).

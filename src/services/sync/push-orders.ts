@@ -209,7 +209,14 @@ export async function pushOrdersToErp({
         const row = byReference.get(r.reference);
         if (!ours.has(r.reference) && row) deferred.push(row);
       }
-      summary.calls = await postInBatches(adapter, ready, settings.batchSize, outcomes, byReference, summary);
+      summary.calls = await postInBatches(
+        adapter,
+        ready,
+        { batchSize: settings.batchSize, concurrency: settings.requestConcurrency },
+        outcomes,
+        byReference,
+        summary,
+      );
     }
   } catch (error) {
     summary.retryError = error;
@@ -241,28 +248,35 @@ export async function pushOrdersToErp({
 async function postInBatches(
   adapter: ErpAdapter,
   ready: ErpOrderInput[],
-  batchSize: number,
+  options: { batchSize: number; concurrency: number },
   outcomes: Map<string, ErpPushResult>,
   byReference: Map<string, LedgerRow>,
   summary: PushSummary,
 ): Promise<number> {
-  const size = Math.max(1, Math.min(batchSize, adapter.maxBatchSize));
+  const size = Math.max(1, Math.min(options.batchSize, adapter.maxBatchSize));
+  const chunks: ErpOrderInput[][] = [];
+  for (let i = 0; i < ready.length; i += size) chunks.push(ready.slice(i, i + size));
   let calls = 0;
-  for (let i = 0; i < ready.length; i += size) {
-    const chunk = ready.slice(i, i + size);
-    try {
+  let next = 0;
+  // Up to `concurrency` calls in flight (the governor holds each to the ERP's permits anyway); after a
+  // failure no further chunk starts: the ledger keeps them claimed, so the retry looks them up first.
+  const worker = async () => {
+    while (summary.retryError === undefined && next < chunks.length) {
+      const chunk = chunks[next++] ?? [];
       calls += 1;
-      const results = await adapter.pushOrders(chunk);
-      for (const result of results) {
-        const row = byReference.get(result.reference);
-        if (row) outcomes.set(row.id, result);
+      try {
+        for (const result of await adapter.pushOrders(chunk)) {
+          const row = byReference.get(result.reference);
+          if (row) outcomes.set(row.id, result);
+        }
+      } catch (error) {
+        summary.retryError ??= error;
       }
-    } catch (error) {
-      // Nothing more is posted: the ledger keeps these `in_flight`, so the retry looks them up first.
-      summary.retryError = error;
-      break;
     }
-  }
+  };
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(options.concurrency, chunks.length)) }, worker),
+  );
   return calls;
 }
 

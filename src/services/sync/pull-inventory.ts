@@ -6,17 +6,17 @@ import { PreconditionFailedError } from "../../lib/errors";
 import type { SyncTrigger } from "../../queues/hub-messages";
 import { loadConnectionForSync } from "../connections/load-connection";
 import type { Actor, ServiceContext } from "../context";
-import { pullFailureFingerprint } from "../sync-failures/fingerprints";
-import { resolveSyncFailures, upsertSyncFailure } from "../sync-failures/statements";
+import { upsertSyncFailure } from "../sync-failures/statements";
 import { channelAdapterFor, channelSettingsOf, type SyncConnection } from "./adapters";
-import { errorKindOf, errorText } from "./failure-kind";
+import { errorText } from "./failure-kind";
 import {
-  abandonStreamRun,
   acquireStreamLease,
   completeStreamRun,
+  failStreamRun,
   type StreamLease,
   saveCheckpointStatement,
   withLeaseCheck,
+  yieldStreamRun,
 } from "./streams";
 
 /** One message works this long at most, then hands the rest of the pass to a new message. */
@@ -44,7 +44,7 @@ export function inventoryCheckpointOf(raw: Record<string, unknown>): InventoryCh
   return { pageCursor: typeof raw.pageCursor === "string" && raw.pageCursor !== "" ? raw.pageCursor : null };
 }
 
-const SYNC_ACTOR: Actor = { type: "system", name: "sync" };
+const _SYNC_ACTOR: Actor = { type: "system", name: "sync" };
 
 /**
  * Pulls a channel's inventory levels: one full pass over its catalogue, page by page. After every page its
@@ -93,54 +93,18 @@ export async function pullChannelInventory({
       read += page.levels.length;
       checkpoint = next;
       if (page.nextCursor === null) {
-        await completeStreamRun(ctx, lease, { ...checkpoint }, [
-          resolveSyncFailures(ctx.db.http, {
-            tenantId: connection.tenantId,
-            fingerprints: [pullFailureFingerprint(connection.id, "inventory")],
-            actor: ctx.actor ?? SYNC_ACTOR,
-          }).getSQL(),
-        ]);
+        // Completing resolves the stream's open failure (streams.ts).
+        await completeStreamRun(ctx, lease, { ...checkpoint });
         ctx.logger.info("inventory pulled", { connectionId: connection.id, pages, levels: read });
         return { status: "done", pages, levels: read };
       }
       if (Date.now() - started > PULL_BUDGET_MS || pages >= MAX_PAGES_PER_MESSAGE) {
-        await abandonStreamRun(ctx, lease, { error: "", final: false, yielded: true });
-        await ctx.queues.channelPull.send({
-          type: "stream.run",
-          tenantId: connection.tenantId,
-          connectionId: connection.id,
-          resource: "inventory",
-          trigger: input.trigger,
-          jobId: lease.jobId,
-        });
+        await yieldStreamRun(ctx, lease, input.trigger);
         return { status: "yielded", pages, levels: read };
       }
     }
   } catch (error) {
-    const kind = errorKindOf(error);
-    const final = kind === "permanent" || kind === "auth" || kind === "invalid";
-    await abandonStreamRun(ctx, lease, { error: errorText(error), final }).catch((e: unknown) =>
-      ctx.logger.error("could not release stream lease", { error: String(e) }),
-    );
-    if (!final) throw error;
-    // Retrying cannot help (credentials refused, scope missing, request rejected): a person must act.
-    await tenantBatch(ctx.db.http, connection.tenantId, (db) => [
-      upsertSyncFailure(db, {
-        tenantId: connection.tenantId,
-        connectionId: connection.id,
-        operation: "pull",
-        fingerprint: pullFailureFingerprint(connection.id, "inventory"),
-        payload: {
-          type: "stream.run",
-          tenantId: connection.tenantId,
-          connectionId: connection.id,
-          resource: "inventory",
-          trigger: input.trigger,
-        },
-        errorKind: kind === "auth" ? "auth" : "permanent",
-        error: errorText(error),
-      }),
-    ]);
+    if ((await failStreamRun(ctx, lease, error, input.trigger)) === "retry") throw error;
     return { status: "failed", error: errorText(error) };
   }
 }

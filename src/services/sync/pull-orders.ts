@@ -4,19 +4,19 @@ import { Order } from "../../domain/commerce";
 import type { SyncTrigger } from "../../queues/hub-messages";
 import { loadConnectionForSync } from "../connections/load-connection";
 import type { ServiceContext } from "../context";
-import { pullFailureFingerprint } from "../sync-failures/fingerprints";
 import { resolveSyncFailures, upsertSyncFailure } from "../sync-failures/statements";
 import { channelAdapterFor, channelSettingsOf, type SyncConnection } from "./adapters";
 import { enqueueOrderPushes } from "./enqueue";
-import { errorKindOf, errorText } from "./failure-kind";
+import { errorText } from "./failure-kind";
 import { storeOrdersStatements } from "./store-orders";
 import {
-  abandonStreamRun,
   acquireStreamLease,
   completeStreamRun,
+  failStreamRun,
   type StreamLease,
   saveCheckpointStatement,
   withLeaseCheck,
+  yieldStreamRun,
 } from "./streams";
 
 /** One message works this long at most, then hands the rest of the run to a new message. */
@@ -148,43 +148,12 @@ export async function pullChannelOrders({
         return { status: "done", pages, orders: stored };
       }
       if (Date.now() - started > PULL_BUDGET_MS || pages >= MAX_PAGES_PER_MESSAGE) {
-        await abandonStreamRun(ctx, lease, { error: "", final: false, yielded: true });
-        await ctx.queues.channelPull.send({
-          type: "stream.run",
-          tenantId: connection.tenantId,
-          connectionId: connection.id,
-          resource: "orders",
-          trigger: input.trigger,
-          jobId: lease.jobId,
-        });
+        await yieldStreamRun(ctx, lease, input.trigger);
         return { status: "yielded", pages, orders: stored };
       }
     }
   } catch (error) {
-    const kind = errorKindOf(error);
-    const final = kind === "permanent" || kind === "auth" || kind === "invalid";
-    await abandonStreamRun(ctx, lease, { error: errorText(error), final }).catch((e: unknown) =>
-      ctx.logger.error("could not release stream lease", { error: String(e) }),
-    );
-    if (!final) throw error;
-    // Retrying cannot help (credentials refused, request rejected): a person must act.
-    await tenantBatch(ctx.db.http, connection.tenantId, (db) => [
-      upsertSyncFailure(db, {
-        tenantId: connection.tenantId,
-        connectionId: connection.id,
-        operation: "pull",
-        fingerprint: pullFailureFingerprint(connection.id, "orders"),
-        payload: {
-          type: "stream.run",
-          tenantId: connection.tenantId,
-          connectionId: connection.id,
-          resource: "orders",
-          trigger: input.trigger,
-        },
-        errorKind: kind === "auth" ? "auth" : "permanent",
-        error: errorText(error),
-      }),
-    ]);
+    if ((await failStreamRun(ctx, lease, error, input.trigger)) === "retry") throw error;
     return { status: "failed", error: errorText(error) };
   }
 }

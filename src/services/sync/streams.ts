@@ -5,7 +5,8 @@ import { tenantBatch } from "../../db/tenant";
 import type { SyncTrigger } from "../../queues/hub-messages";
 import type { ServiceContext } from "../context";
 import { pullFailureFingerprint } from "../sync-failures/fingerprints";
-import { resolveSyncFailures } from "../sync-failures/statements";
+import { resolveSyncFailures, upsertSyncFailure } from "../sync-failures/statements";
+import { errorKindOf, errorText } from "./failure-kind";
 
 /** How long a consumer owns a stream without saving a page; a crashed consumer's stream frees itself after it. */
 export const LEASE_SECONDS = 90;
@@ -171,4 +172,58 @@ export async function abandonStreamRun(
              finished_at = ${input.final ? sql`now()` : sql`null`}, updated_at = now()
        where tenant_id = ${lease.tenantId} and id = ${lease.jobId}`),
   ]);
+}
+
+/** The run used up its time budget: the lease is released and a new message carries on from the checkpoint. */
+export async function yieldStreamRun(
+  ctx: ServiceContext,
+  lease: StreamLease,
+  trigger: SyncTrigger,
+): Promise<void> {
+  await abandonStreamRun(ctx, lease, { error: "", final: false, yielded: true });
+  await ctx.queues.channelPull.send({
+    type: "stream.run",
+    tenantId: lease.tenantId,
+    connectionId: lease.connectionId,
+    resource: lease.resource,
+    trigger,
+    jobId: lease.jobId,
+  });
+}
+
+/**
+ * A run that threw. The lease is released either way. A failure no retry can fix (credentials refused,
+ * request rejected) becomes the stream's sync failure, replayable by a person, and `recorded` is
+ * returned; anything else is `retry`, and the caller rethrows so the message is retried with backoff.
+ */
+export async function failStreamRun(
+  ctx: ServiceContext,
+  lease: StreamLease,
+  error: unknown,
+  trigger: SyncTrigger,
+): Promise<"retry" | "recorded"> {
+  const kind = errorKindOf(error);
+  const final = kind === "permanent" || kind === "auth" || kind === "invalid";
+  await abandonStreamRun(ctx, lease, { error: errorText(error), final }).catch((e: unknown) =>
+    ctx.logger.error("could not release stream lease", { error: String(e) }),
+  );
+  if (!final) return "retry";
+  await tenantBatch(ctx.db.http, lease.tenantId, (db) => [
+    upsertSyncFailure(db, {
+      tenantId: lease.tenantId,
+      connectionId: lease.connectionId,
+      operation: "pull",
+      fingerprint: pullFailureFingerprint(lease.connectionId, lease.resource),
+      payload: {
+        type: "stream.run",
+        tenantId: lease.tenantId,
+        connectionId: lease.connectionId,
+        resource: lease.resource,
+        trigger,
+      },
+      errorKind: kind === "auth" ? "auth" : "permanent",
+      error: errorText(error),
+    }),
+  ]);
+  return "recorded";
 }

@@ -82,4 +82,28 @@ export const scenarios: Scenario[] = [
       return { path: `/api/v1/users/${userId}`, headers };
     },
   },
+  {
+    name: "GET /orders (filtered page + total, 1 Postgres round trip)",
+    method: "GET",
+    path: "/api/v1/orders?pageSize=20",
+    expectStatus: 200,
+    prepare: async (url) => {
+      const { accessToken } = await signIn(url);
+      const headers = { authorization: `Bearer ${accessToken}` };
+      await fetch(`${url}/api/v1/orders?pageSize=20`, { headers }).then((r) => r.arrayBuffer());
+      return { headers };
+    },
+  },
+  {
+    name: "GET /sync/status (every connection, 1 Postgres round trip + governor reads)",
+    method: "GET",
+    path: "/api/v1/sync/status",
+    expectStatus: 200,
+    prepare: async (url) => {
+      const { accessToken } = await signIn(url);
+      const headers = { authorization: `Bearer ${accessToken}` };
+      await fetch(`${url}/api/v1/sync/status`, { headers }).then((r) => r.arrayBuffer());
+      return { headers };
+    },
+  },
 ];

@@ -38,6 +38,12 @@ export const BackfillMessage = z.object({
   bulkOperationId: z.string().min(1).max(500).optional(),
   /** Page cursor of a paged backfill that had to yield (time budget) and continues in a new message. */
   cursor: z.string().min(1).max(2000).optional(),
+  /**
+   * Bulk: where in the export's result file the next order starts (0 until the first chunk is stored).
+   * Set together with `bulkOperationId` by every producer since exports are grouped by order; an
+   * operation without it was started ungrouped and is started again.
+   */
+  byte: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 
 /** Write a shipment back to its channel as a fulfilment (a replay of a failed write-back). */

@@ -40,8 +40,10 @@ import { currencyExponent, fromMinorUnits, toMinorUnits } from "../../src/domain
  * not move, as in Shopify.
  *
  * Bulk exports complete `bulkDelayMs` after they start; their JSONL (one record per line, nested
- * connections as records with `__parentId`, after all orders unless `groupObjects: true`) is served at
- * `GET /bulk-results/{shop}/{n}.jsonl`, without authentication, like Shopify's signed storage URLs.
+ * connections as records with `__parentId`: after all orders, or with `groupObjects: true` directly after
+ * their order) is served at `GET /bulk-results/{shop}/{n}.jsonl`, without authentication, like Shopify's
+ * signed Cloud Storage URLs, and like Cloud Storage it honours a single `Range: bytes=start-[end]` (or
+ * `bytes=-suffix`): 206 with `Content-Range`, 416 when the range starts at or past the end.
  *
  * `failNext` failures queue per shop and answer the next GraphQL request (after the shop and token checks):
  * 429 (with `Retry-After`), 500, 502, 503, "hang" (never answers; the client must time out), "throttled"
@@ -85,6 +87,8 @@ export interface ShopifyFakeStats {
   /** Requested cost of each request that reached cost calculation, in arrival order. */
   requestedCosts: number[];
   bulkDownloads: number;
+  /** Result file requests that named a byte range (answered 206 or 416). */
+  bulkRangeRequests: number;
   throttleStatus: { maximumAvailable: number; currentlyAvailable: number; restoreRate: number };
 }
 
@@ -117,6 +121,11 @@ export interface FakeOrderPatch {
   displayFulfillmentStatus?: string;
   /** Cancels the order now (closes its fulfillment orders). */
   cancel?: boolean;
+  /**
+   * Order fields set exactly as given, unchecked: for testing how clients cope with a shape or an amount
+   * they did not expect (e.g. `{ name: 42 }`, a total in another currency).
+   */
+  raw?: Record<string, unknown>;
 }
 
 export interface FakeOrderSummary {
@@ -997,6 +1006,31 @@ const shopifyTime = (ms: number) =>
 
 // ───────────────────────────── Shops ─────────────────────────────
 
+/**
+ * A single-range `Range: bytes=…` header as Cloud Storage reads it: `start-`, `start-end` (end clamped to
+ * the file) or `-suffix`. Null = serve the whole file (no header, or one this fake does not understand,
+ * which HTTP allows a server to ignore); "unsatisfiable" = the range starts at or past the end (416).
+ */
+function byteRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | "unsatisfiable" | null {
+  const match = header === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (match === null) return null;
+  const [, from = "", to = ""] = match;
+  if (from === "" && to === "") return null;
+  if (from === "") {
+    const suffix = Number(to);
+    if (suffix === 0 || size === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(from);
+  const end = to === "" ? size - 1 : Math.min(Number(to), size - 1);
+  if (to !== "" && Number(to) < start) return null;
+  if (start >= size) return "unsatisfiable";
+  return { start, end };
+}
+
 interface Bucket {
   maximumAvailable: number;
   restoreRate: number;
@@ -1165,6 +1199,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
         actualCost: 0,
         requestedCosts: [],
         bulkDownloads: 0,
+        bulkRangeRequests: 0,
       },
       counters: {
         order: 5_820_000_000_000 + base,
@@ -1608,6 +1643,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
     ] as const) {
       if (patch[key] !== undefined) order[key] = patch[key];
     }
+    if (patch.raw !== undefined) Object.assign(order, structuredClone(patch.raw));
     if (patch.cancel) cancelOrder(shop, order);
     else order.updatedAt = bump(shop);
     return summary(order);
@@ -2463,8 +2499,34 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
         return;
       }
       shop.stats.bulkDownloads++;
-      res.writeHead(200, { "Content-Type": "application/jsonl" });
-      res.end(op.jsonl);
+      const file = Buffer.from(op.jsonl);
+      const range = byteRange(req.headers.range, file.byteLength);
+      if (range === "unsatisfiable") {
+        shop.stats.bulkRangeRequests++;
+        res.writeHead(416, {
+          "Content-Type": "application/xml",
+          "Content-Range": `bytes */${file.byteLength}`,
+        });
+        res.end("<?xml version='1.0' encoding='UTF-8'?><Error><Code>InvalidRange</Code></Error>");
+        return;
+      }
+      if (range === null) {
+        res.writeHead(200, {
+          "Content-Type": "application/jsonl",
+          "Content-Length": file.byteLength,
+          "Accept-Ranges": "bytes",
+        });
+        res.end(file);
+        return;
+      }
+      shop.stats.bulkRangeRequests++;
+      res.writeHead(206, {
+        "Content-Type": "application/jsonl",
+        "Content-Length": range.end - range.start + 1,
+        "Content-Range": `bytes ${range.start}-${range.end}/${file.byteLength}`,
+        "Accept-Ranges": "bytes",
+      });
+      res.end(file.subarray(range.start, range.end + 1));
       return;
     }
     const graphql = /^\/shops\/([^/]+)\/admin\/api\/(\d{4}-\d{2}|unstable)\/graphql\.json$/.exec(

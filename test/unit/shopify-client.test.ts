@@ -539,7 +539,17 @@ describe("bulk export against the Shopify fake", () => {
     }
     expect(status.url).toMatch(/\/bulk-results\//);
     if (status.url === null) throw new Error("no file");
-    const exported = await adapter.readBulkExportOrders(status.url);
+    const {
+      orders: exported,
+      rejected,
+      nextByte,
+    } = await adapter.readBulkExportOrders({
+      url: status.url,
+      fromByte: 0,
+      maxOrders: 250,
+    });
+    expect(rejected).toEqual([]);
+    expect(nextByte).toBeNull();
     const paged = (await allPages(adapter)).flat();
     const byId = (a: Order, b: Order) => a.externalId.localeCompare(b.externalId);
     expect(exported.length).toBe(12);
@@ -578,7 +588,7 @@ describe("bulk export against the Shopify fake", () => {
     await new Promise((r) => setTimeout(r, 40));
     const { url } = await adapter.getBulkExport(operationId);
     if (url === null) throw new Error("no file");
-    expect(await adapter.readBulkExportOrders(url)).toHaveLength(1);
+    expect((await adapter.readBulkExportOrders({ url, fromByte: 0, maxOrders: 10 })).orders).toHaveLength(1);
     expect(seen.find((s) => s.url === url)?.token).toBeNull();
     expect(
       seen.filter((s) => s.url.endsWith("graphql.json")).every((s) => s.token === shop.accessToken),
@@ -588,7 +598,11 @@ describe("bulk export against the Shopify fake", () => {
   it("an expired result URL is a permanent failure", async () => {
     const shop = newShop();
     const error = await failure(
-      adapterFor(shop).readBulkExportOrders(`${fake.url}/bulk-results/${shop.shop}/999.jsonl`),
+      adapterFor(shop).readBulkExportOrders({
+        url: `${fake.url}/bulk-results/${shop.shop}/999.jsonl`,
+        fromByte: 0,
+        maxOrders: 10,
+      }),
     );
     expect(error.retryable).toBe(false);
     expect(error.details).toMatchObject({ kind: "permanent" });

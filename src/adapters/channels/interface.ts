@@ -27,6 +27,15 @@ export interface BulkExportStatus {
   errorCode: string | null;
 }
 
+/** One stretch of a completed export's file: whole orders only. */
+export interface BulkExportChunk {
+  orders: Order[];
+  /** Orders of this stretch the adapter could not map; same meaning as in `OrdersPage`. */
+  rejected: OrdersPage["rejected"];
+  /** Byte offset in the file where the next order starts: pass it as `fromByte`. Null = the file is read to its end. */
+  nextByte: number | null;
+}
+
 export interface FulfillmentInput {
   orderExternalId: string;
   carrier: string;
@@ -48,8 +57,12 @@ export interface ChannelAdapter {
   /** Starts an asynchronous export of every order updated since `updatedSince` (large backfills). */
   startOrdersBulkExport(input: { updatedSince: string }): Promise<{ operationId: string }>;
   getBulkExport(operationId: string): Promise<BulkExportStatus>;
-  /** Downloads and maps a completed export. */
-  readBulkExportOrders(url: string): Promise<Order[]>;
+  /**
+   * Reads a completed export's file from `fromByte` (0 at first, then a `nextByte` returned before) and
+   * maps the next `maxOrders` orders, each with all its lines. Only that stretch of the file is read, so
+   * memory stays bounded whatever the size of the export, and a backfill can resume at any `nextByte`.
+   */
+  readBulkExportOrders(input: { url: string; fromByte: number; maxOrders: number }): Promise<BulkExportChunk>;
   /**
    * Creates the fulfilment with carrier and tracking. Idempotent: when the order already carries a
    * fulfilment with the same tracking number, returns that one instead of creating another.

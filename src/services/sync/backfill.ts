@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import * as z from "zod";
 import type { OrdersPage } from "../../adapters/channels/interface";
 import { tenantBatch } from "../../db/tenant";
 import type { Order } from "../../domain/commerce";
@@ -24,7 +25,10 @@ const BULK_POLL_SECONDS = 10;
  * A backfill of a channel's orders from a date, apart from the stream's checkpoint (so it never disturbs
  * the incremental pulls). `paged` walks the orders query page by page, handing over to a new message with
  * its cursor when its time is up; `bulk` starts the channel's bulk export, polls it with delayed messages,
- * then stores the result in chunks. Stored orders go through the same upsert as every pull.
+ * then reads its result file a chunk of orders at a time (never the whole file: a large shop's export
+ * exceeds a Worker's memory), saving the byte where the next chunk starts with each chunk stored and
+ * handing over to a new message at that byte when its time is up. Stored orders go through the same
+ * upsert as every pull.
  */
 export async function runBackfill({
   ctx,
@@ -38,19 +42,25 @@ export async function runBackfill({
     input: { tenantId: input.tenantId, connectionId: input.connectionId },
   });
   const adapter = channelAdapterFor(ctx, connection);
-  await markJob(ctx, input, { status: "running" });
+  const started = Date.now();
+  const job = await markJob(ctx, input, { status: "running" });
   try {
     if (input.mode === "bulk") {
-      if (input.bulkOperationId === undefined) {
+      // Without `byte`, an operation id comes from a message older than grouped exports: its file cannot
+      // be read a chunk at a time, so the export starts again.
+      if (input.bulkOperationId === undefined || input.byte === undefined) {
         const { operationId } = await adapter.startOrdersBulkExport({ updatedSince: input.since });
-        await markJob(ctx, input, { status: "running", cursor: { bulkOperationId: operationId } });
+        await markJob(ctx, input, { status: "running", cursor: { bulkOperationId: operationId, byte: 0 } });
         await ctx.queues.channelPull.send(
-          { ...input, bulkOperationId: operationId },
+          { ...input, bulkOperationId: operationId, byte: 0 },
           { delaySeconds: BULK_POLL_SECONDS },
         );
         return { status: "continued", orders: 0 };
       }
-      const state = await adapter.getBulkExport(input.bulkOperationId);
+      const bulkOperationId = input.bulkOperationId;
+      // Asked again on every message rather than carried along: the signed URL is a bearer credential to
+      // the shop's orders, and Shopify hands out a fresh one as long as the results exist (7 days).
+      const state = await adapter.getBulkExport(bulkOperationId);
       if (state.status === "created" || state.status === "running") {
         await ctx.queues.channelPull.send(input, { delaySeconds: BULK_POLL_SECONDS });
         return { status: "continued", orders: 0 };
@@ -64,21 +74,42 @@ export async function runBackfill({
           },
         );
       }
-      const orders = state.url === null ? [] : await adapter.readBulkExportOrders(state.url);
-      for (let i = 0; i < orders.length; i += STORE_CHUNK) {
-        await storeChunk(ctx, connection, input, orders.slice(i, i + STORE_CHUNK));
+      let byte = state.url === null ? null : resumeByte(job.cursor, bulkOperationId, input.byte);
+      let stored = 0;
+      while (state.url !== null && byte !== null) {
+        const chunk = await adapter.readBulkExportOrders({
+          url: state.url,
+          fromByte: byte,
+          maxOrders: STORE_CHUNK,
+        });
+        // The byte is saved with the chunk's orders, in one transaction: a crash before it re-reads this
+        // chunk (upserts of equal updates change nothing), a crash after it resumes at the next one.
+        await storeChunk(ctx, connection, input, {
+          orders: chunk.orders,
+          rejected: chunk.rejected,
+          cursor: { bulkOperationId, byte: chunk.nextByte },
+        });
+        stored += chunk.orders.length;
+        byte = chunk.nextByte;
+        if (byte !== null && Date.now() - started > BUDGET_MS) {
+          await ctx.queues.channelPull.send({ ...input, byte });
+          return { status: "continued", orders: stored };
+        }
       }
       await markJob(ctx, input, { status: "succeeded" });
-      return { status: "done", orders: orders.length };
+      return { status: "done", orders: stored };
     }
 
-    const started = Date.now();
     let cursor = input.cursor ?? null;
     let stored = 0;
     const { pageSize } = channelSettingsOf(connection);
     while (true) {
       const page = await adapter.listOrdersUpdatedSince({ updatedSince: input.since, cursor, pageSize });
-      await storeChunk(ctx, connection, input, page.orders, page.nextCursor, page.rejected);
+      await storeChunk(ctx, connection, input, {
+        orders: page.orders,
+        rejected: page.rejected,
+        cursor: { cursor: page.nextCursor },
+      });
       stored += page.orders.length;
       cursor = page.nextCursor;
       if (cursor === null) {
@@ -102,7 +133,7 @@ export async function runBackfill({
         connectionId: input.connectionId,
         operation: "pull",
         fingerprint: backfillFailureFingerprint(input.jobId),
-        payload: { ...input, bulkOperationId: undefined, trigger: "replay" },
+        payload: { ...input, bulkOperationId: undefined, byte: undefined, trigger: "replay" },
         errorKind: kind === "auth" ? "auth" : "permanent",
         error: errorText(error),
       }),
@@ -115,15 +146,19 @@ async function storeChunk(
   ctx: ServiceContext,
   connection: SyncConnection,
   input: BackfillMessage,
-  orders: Order[],
-  nextCursor: string | null = null,
-  rejected: OrdersPage["rejected"] = [],
+  chunk: {
+    orders: Order[];
+    rejected: OrdersPage["rejected"];
+    /** Where the backfill goes on after this chunk, saved in the same transaction as the chunk's orders. */
+    cursor: Record<string, unknown>;
+  },
 ): Promise<void> {
+  const { orders, rejected } = chunk;
   const actor = ctx.actor ?? { type: "system" as const, name: "backfill" };
   const results = await tenantBatch(ctx.db.http, connection.tenantId, (db) => [
     db.execute(sql`
       update sync_jobs set items_processed = items_processed + ${orders.length}, pages = pages + 1,
-             cursor = ${JSON.stringify({ cursor: nextCursor })}::jsonb, updated_at = now()
+             cursor = ${JSON.stringify(chunk.cursor)}::jsonb, updated_at = now()
        where tenant_id = ${input.tenantId} and id = ${input.jobId}`),
     ...(orders.length > 0
       ? storeOrdersStatements(db, {
@@ -164,19 +199,20 @@ async function storeChunk(
   }
 }
 
+/** Marks the job; returns its cursor as saved (the last chunk stored, when a message is delivered again). */
 async function markJob(
   ctx: ServiceContext,
   input: BackfillMessage,
   update: { status: "running" | "succeeded"; cursor?: Record<string, unknown> },
-): Promise<void> {
-  await tenantBatch(ctx.db.http, input.tenantId, (db) => [
+): Promise<{ cursor: unknown }> {
+  const [, marked] = await tenantBatch(ctx.db.http, input.tenantId, (db) => [
     resolveSyncFailures(db, {
       tenantId: input.tenantId,
       // Only once it succeeded; a "running" mark must not resolve anything.
       fingerprints: update.status === "succeeded" ? [backfillFailureFingerprint(input.jobId)] : [],
       actor: { type: "system", name: "backfill" },
     }),
-    db.execute(sql`
+    db.execute<{ cursor: unknown }>(sql`
       update sync_jobs
          set status = ${update.status},
              started_at = coalesce(started_at, now()),
@@ -184,6 +220,31 @@ async function markJob(
              finished_at = ${update.status === "succeeded" ? sql`now()` : sql`null`},
              cursor = coalesce(${update.cursor === undefined ? null : JSON.stringify(update.cursor)}::jsonb, cursor),
              last_error = null, updated_at = now()
-       where tenant_id = ${input.tenantId} and id = ${input.jobId}`),
+       where tenant_id = ${input.tenantId} and id = ${input.jobId}
+      returning cursor`),
   ]);
+  return { cursor: marked.rows[0]?.cursor ?? null };
+}
+
+const SavedBulkCursor = z.object({
+  bulkOperationId: z.string(),
+  byte: z.number().int().min(0).nullable(),
+});
+
+/**
+ * Where to read the export from: the message's byte, unless the job saved a later one for the same export
+ * (a redelivered message after chunks were stored); null when the job already stored the whole file.
+ */
+function resumeByte(saved: unknown, bulkOperationId: string, messageByte: number): number | null {
+  const parsed = SavedBulkCursor.safeParse(typeof saved === "string" ? safeJson(saved) : saved);
+  if (!parsed.success || parsed.data.bulkOperationId !== bulkOperationId) return messageByte;
+  return parsed.data.byte === null ? null : Math.max(parsed.data.byte, messageByte);
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }

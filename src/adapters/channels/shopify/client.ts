@@ -3,7 +3,7 @@ import type { InventoryLevel, Order } from "../../../domain/commerce";
 import { backoffSeconds } from "../../../lib/backoff";
 import { UpstreamError } from "../../../lib/errors";
 import type { UpstreamFailureKind, UpstreamGate, UpstreamOutcome } from "../../../lib/upstream-gate";
-import type { ChannelAdapter, FulfillmentInput, OrdersPage } from "../interface";
+import type { BulkExportChunk, ChannelAdapter, FulfillmentInput, OrdersPage } from "../interface";
 import {
   bulkOperationQuery,
   bulkOperationRunQueryMutation,
@@ -19,7 +19,8 @@ import {
   ordersPageQuery,
 } from "./queries";
 import {
-  assembleBulkOrders,
+  type BulkExportOrder,
+  groupedBulkOrders,
   inventoryItemFromPage,
   inventorySkuOf,
   orderFromPage,
@@ -410,7 +411,15 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter
     }
   }
 
-  async function downloadBulkRecords(url: string): Promise<unknown[]> {
+  /**
+   * One stretch of a bulk result file, under one permit per attempt. The file sits on Google Cloud Storage
+   * behind a signed URL (no access token), which honours `Range`: the request asks for the file from
+   * `fromByte` on, and reading stops (the rest is cancelled, never buffered) once `maxOrders` orders are
+   * whole. A server that ignores `Range` answers 200 with the whole file; its first `fromByte` bytes are
+   * then read and dropped, which costs time but not memory. Reads are safe to repeat: a transport failure
+   * reads the whole stretch again.
+   */
+  async function readBulkChunk(url: string, fromByte: number, maxOrders: number): Promise<BulkExportChunk> {
     for (let attempt = 1; ; attempt++) {
       const permit = await gate.acquire({ endpoint: BULK_DOWNLOAD_ENDPOINT, cost: 0 });
       let outcome: UpstreamOutcome = { ok: false, failure: "retryable" };
@@ -418,27 +427,52 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter
       try {
         const signal = AbortSignal.timeout(downloadTimeoutMs);
         try {
-          // No access token: the file sits on Shopify's storage behind a signed URL.
-          const response = await doFetch(url, { method: "GET", signal });
-          if (response.status === 200) {
-            const records = await readJsonLines(response);
+          const response = await doFetch(url, {
+            method: "GET",
+            headers: fromByte > 0 ? { range: `bytes=${fromByte}-` } : {},
+            signal,
+          });
+          const status = response.status;
+          if (status === 416) {
+            // Nothing at or after `fromByte`: the file ends there.
+            await response.body?.cancel().catch(() => undefined);
             outcome = { ok: true };
-            return records;
+            return { orders: [], rejected: [], nextByte: null };
+          }
+          if (status === 200 || status === 206) {
+            const skip =
+              status === 200
+                ? fromByte
+                : fromByte - rangeStart(response.headers.get("content-range"), fromByte);
+            if (skip < 0) {
+              await response.body?.cancel().catch(() => undefined);
+              outcome = { ok: false, failure: "permanent" };
+              throw upstreamError(
+                `Shopify bulk export file answered a range that starts after byte ${fromByte}`,
+                "permanent",
+              );
+            }
+            const chunk =
+              response.body === null
+                ? { orders: [], rejected: [], nextByte: null }
+                : await readOrders(response.body, fromByte, skip, maxOrders);
+            outcome = { ok: true };
+            return chunk;
           }
           await response.body?.cancel().catch(() => undefined);
-          if (response.status < 500) {
+          if (status !== 429 && status < 500) {
             outcome = { ok: false, failure: "permanent" };
             throw upstreamError(
-              `Shopify bulk export file returned HTTP ${response.status} (expired or invalid URL)`,
+              `Shopify bulk export file returned HTTP ${status} (expired or invalid URL)`,
               "permanent",
             );
           }
-          transient = upstreamError(`Shopify bulk export file returned HTTP ${response.status}`, "retryable");
+          transient = upstreamError(`Shopify bulk export file returned HTTP ${status}`, "retryable");
         } catch (error) {
           if (error instanceof UpstreamError) throw error;
-          if (error instanceof SyntaxError) {
+          if (error instanceof ShopifyPayloadError) {
             outcome = { ok: false, failure: "permanent" };
-            throw upstreamError("Shopify bulk export file holds a line that is not JSON", "permanent");
+            throw upstreamError(`Shopify bulk export file cannot be read: ${error.message}`, "permanent");
           }
           transient = upstreamError(
             signal.aborted
@@ -454,6 +488,46 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter
       if (attempt >= maxAttempts) throw transient;
       await sleep(backoffMs(attempt));
     }
+  }
+
+  /** Whole orders from a (grouped) result file's body, up to `maxOrders`, stopping at an order's first byte. */
+  async function readOrders(
+    body: ReadableStream<Uint8Array>,
+    fromByte: number,
+    skip: number,
+    maxOrders: number,
+  ): Promise<BulkExportChunk> {
+    const assembler = groupedBulkOrders();
+    const orders: Order[] = [];
+    const rejected: OrdersPage["rejected"] = [];
+    const take = (done: BulkExportOrder) => {
+      if ("rejected" in done) {
+        rejected.push(done.rejected);
+        return;
+      }
+      try {
+        orders.push(mapOrder(done.order));
+      } catch (error) {
+        if (!(error instanceof UpstreamError) || error.retryable) throw error;
+        const { order } = done;
+        rejected.push({
+          externalId: order.id,
+          externalNumber: order.name,
+          updatedAt: order.updatedAt,
+          error: error.message,
+        });
+      }
+    };
+    for await (const { record, start } of jsonLineRecords(body, fromByte, skip)) {
+      const done = assembler.add(record);
+      if (done === null) continue;
+      take(done);
+      // `record` began the next order: the stretch ends just before it (leaving the loop cancels the body).
+      if (orders.length + rejected.length >= maxOrders) return { orders, rejected, nextByte: start };
+    }
+    const last = assembler.end();
+    if (last !== null) take(last);
+    return { orders, rejected, nextByte: null };
   }
 
   async function readFulfillmentState(orderId: string): Promise<ShopifyFulfillmentState> {
@@ -569,16 +643,11 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter
       return toBulkExportStatus(data.bulkOperation);
     },
 
-    async readBulkExportOrders(url) {
-      const records = await downloadBulkRecords(url);
-      let orders: ShopifyOrder[];
-      try {
-        orders = assembleBulkOrders(records);
-      } catch (error) {
-        if (error instanceof ShopifyPayloadError) throw upstreamError(error.message, "permanent");
-        throw error;
+    async readBulkExportOrders({ url, fromByte, maxOrders }) {
+      if (!Number.isSafeInteger(fromByte) || fromByte < 0) {
+        throw new RangeError(`Not a byte offset: ${fromByte}`);
       }
-      return orders.map(mapOrder);
+      return readBulkChunk(url, fromByte, Math.max(1, Math.floor(maxOrders)));
     },
 
     async createFulfillment(request) {
@@ -684,27 +753,93 @@ function isoTimestamp(value: string): string {
   return new Date(time).toISOString();
 }
 
-async function readJsonLines(response: Response): Promise<unknown[]> {
-  const records: unknown[] = [];
-  if (response.body === null) return records;
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  const take = (line: string) => {
-    if (line.trim() !== "") records.push(JSON.parse(line));
-  };
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    buffered += value;
-    let newline = buffered.indexOf("\n");
-    while (newline >= 0) {
-      take(buffered.slice(0, newline));
-      buffered = buffered.slice(newline + 1);
-      newline = buffered.indexOf("\n");
+/** "bytes 1200-99999/100000" → 1200; `fallback` when the header is absent or not of that form. */
+function rangeStart(contentRange: string | null, fallback: number): number {
+  const match = contentRange === null ? null : /^bytes\s+(\d+)-\d+\/(?:\d+|\*)$/i.exec(contentRange.trim());
+  return match?.[1] === undefined ? fallback : Number(match[1]);
+}
+
+/** An order's JSON line is a few kilobytes; a line this long means the file is not what it should be. */
+const MAX_BULK_LINE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The records of a JSONL body, each with the byte offset of its line in the whole file (the body's first
+ * byte, after `skip` dropped bytes, being `fromByte`). Offsets are counted in bytes, not characters, since
+ * they become `Range` requests. Stopping early (leaving a `for await`) cancels the body.
+ */
+async function* jsonLineRecords(
+  body: ReadableStream<Uint8Array>,
+  fromByte: number,
+  skip: number,
+): AsyncGenerator<{ record: unknown; start: number }> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  const parse = (bytes: Uint8Array, start: number): unknown => {
+    const text = decoder.decode(bytes);
+    if (text.trim() === "") return undefined;
+    try {
+      return JSON.parse(text);
+    } catch {
+      // Never JSON.parse's message: it quotes the line, and the line holds customers' data.
+      throw new ShopifyPayloadError(`the line at byte ${start} is not JSON`);
     }
+  };
+  let toSkip = skip;
+  let partial: Uint8Array[] = [];
+  let partialBytes = 0;
+  let lineStart = fromByte;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      let chunk = value;
+      if (toSkip > 0) {
+        if (chunk.byteLength <= toSkip) {
+          toSkip -= chunk.byteLength;
+          continue;
+        }
+        chunk = chunk.subarray(toSkip);
+        toSkip = 0;
+      }
+      let from = 0;
+      for (let newline = chunk.indexOf(0x0a); newline >= 0; newline = chunk.indexOf(0x0a, from)) {
+        const line = joinBytes([...partial, chunk.subarray(from, newline)]);
+        partial = [];
+        partialBytes = 0;
+        const start = lineStart;
+        lineStart += line.byteLength + 1;
+        from = newline + 1;
+        const record = parse(line, start);
+        if (record !== undefined) yield { record, start };
+      }
+      if (from < chunk.byteLength) {
+        partialBytes += chunk.byteLength - from;
+        if (partialBytes > MAX_BULK_LINE_BYTES) {
+          throw new ShopifyPayloadError(
+            `the line at byte ${lineStart} is longer than ${MAX_BULK_LINE_BYTES} bytes`,
+          );
+        }
+        // A copy: a view would keep the whole network chunk alive.
+        partial.push(chunk.slice(from));
+      }
+    }
+    // The last line may end without a newline.
+    const record = parse(joinBytes(partial), lineStart);
+    if (record !== undefined) yield { record, start: lineStart };
+  } finally {
+    await reader.cancel().catch(() => undefined);
   }
-  take(buffered);
-  return records;
+}
+
+function joinBytes(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1 && parts[0] !== undefined) return parts[0];
+  const joined = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    joined.set(part, at);
+    at += part.byteLength;
+  }
+  return joined;
 }
 
 const normaliseTracking = (value: string) => value.replace(/\s+/g, "").toUpperCase();

@@ -259,10 +259,13 @@ export function ordersBulkQueryText(updatedSince: string): string {
 export function bulkOperationRunQueryMutation(updatedSince: string): GraphqlDocument {
   return {
     operation: "BulkOrdersExport",
-    // groupObjects false: Shopify documents grouping as slower and likelier to time out; children are
-    // reassembled by `__parentId` instead.
+    // groupObjects true: each order's line items and shipping lines come directly after the order, so the
+    // file can be read a few hundred orders at a time from any order's first byte, in bounded memory, and
+    // resumed there. The price, as Shopify documents it: grouping makes the export slower and likelier to
+    // time out (a timed-out export fails the backfill, which a replay starts again). Ungrouped files put
+    // every child after every order and could only be assembled whole.
     query:
-      "mutation BulkOrdersExport($query: String!) { bulkOperationRunQuery(query: $query, groupObjects: false) { bulkOperation { id status } userErrors { field message code } } }",
+      "mutation BulkOrdersExport($query: String!) { bulkOperationRunQuery(query: $query, groupObjects: true) { bulkOperation { id status } userErrors { field message code } } }",
     variables: { query: ordersBulkQueryText(updatedSince) },
     cost: MUTATION_COST,
   };

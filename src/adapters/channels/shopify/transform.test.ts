@@ -10,8 +10,9 @@ import jpyPage from "./fixtures/orders-page-jpy-zero-decimal.json";
 import noAddressPage from "./fixtures/orders-page-no-shipping-address-no-sku.json";
 import usdPage from "./fixtures/orders-page-usd-discounts-and-edit.json";
 import {
-  assembleBulkOrders,
+  type BulkExportOrder,
   gidResource,
+  groupedBulkOrders,
   orderFromPage,
   ShopifyPayloadError,
   toBulkExportStatus,
@@ -203,9 +204,32 @@ describe("toOrder", () => {
   });
 });
 
-describe("assembleBulkOrders", () => {
-  it("rebuilds orders from a bulk export whose line items and shipping lines come as separate records", () => {
-    const orders = assembleBulkOrders(bulkRecords).map((order) => Order.parse(toOrder(order, SHOP)));
+/** Feeds every record to one assembler, as the client does line by line, and collects what it completes. */
+function readGrouped(records: readonly unknown[]): BulkExportOrder[] {
+  const assembler = groupedBulkOrders();
+  const done: BulkExportOrder[] = [];
+  for (const record of records) {
+    const order = assembler.add(record);
+    if (order !== null) done.push(order);
+  }
+  const last = assembler.end();
+  if (last !== null) done.push(last);
+  return done;
+}
+
+function assembledOrders(records: readonly unknown[]): ShopifyOrder[] {
+  return readGrouped(records).map((result) => {
+    if ("rejected" in result) throw new Error(`unexpected rejection: ${result.rejected.error}`);
+    return result.order;
+  });
+}
+
+const [firstOrderRecord, ...afterFirstOrder] = bulkRecords;
+const secondOrderAt = bulkRecords.findIndex((r, i) => i > 0 && !("__parentId" in r));
+
+describe("groupedBulkOrders", () => {
+  it("rebuilds orders from a grouped bulk export, each order's line items and shipping lines directly after it", () => {
+    const orders = assembledOrders(bulkRecords).map((order) => Order.parse(toOrder(order, SHOP)));
     expect(orders.map((o) => o.externalNumber)).toEqual(["#1041", "#2007"]);
     // The same orders, mapped from a page, are identical: bulk and paging agree.
     const [fromPage] = mapped(usdPage);
@@ -213,16 +237,75 @@ describe("assembleBulkOrders", () => {
     expect(orders).toEqual([fromPage, jpy]);
   });
 
-  it("refuses a record pointing at an order that is not in the file", () => {
+  it("hands over an order only once the next order begins, so a reader can stop at an order boundary", () => {
+    const assembler = groupedBulkOrders();
+    const completed = bulkRecords.map((record) => assembler.add(record));
+    // Nothing is complete until the second order's record arrives; it completes the first.
+    expect(completed.slice(0, secondOrderAt).every((c) => c === null)).toBe(true);
+    const first = completed[secondOrderAt];
+    expect(first !== null && first !== undefined && "order" in first && first.order.name).toBe("#1041");
+    expect(completed.slice(secondOrderAt + 1).every((c) => c === null)).toBe(true);
+    const last = assembler.end();
+    expect(last !== null && "order" in last && last.order.lineItems).toHaveLength(2);
+    expect(assembler.end()).toBeNull();
+  });
+
+  it("refuses only the order whose own record has an unexpected shape, skipping its lines", () => {
+    const broken = { ...firstOrderRecord, name: 42, currentTotalPriceSet: null };
+    const results = readGrouped([broken, ...afterFirstOrder]);
+    expect(results).toHaveLength(2);
+    expect(results[0]).toEqual({
+      rejected: {
+        externalId: "gid://shopify/Order/5820001041",
+        externalNumber: null,
+        updatedAt: "2026-11-20T10:16:02Z",
+        error: expect.stringMatching(
+          /^Shopify order gid:\/\/shopify\/Order\/5820001041 has an unexpected shape: /,
+        ),
+      },
+    });
+    expect(results[1] !== undefined && "order" in results[1] && results[1].order.name).toBe("#2007");
+  });
+
+  it("refuses an order one of whose line items has an unexpected shape, and goes on with the next", () => {
+    const records = bulkRecords.map((record) =>
+      record.id === "gid://shopify/LineItem/14800000010412" ? { ...record, currentQuantity: "two" } : record,
+    );
+    const results = readGrouped(records);
+    expect(results[0]).toEqual({
+      rejected: {
+        externalId: "gid://shopify/Order/5820001041",
+        externalNumber: "#1041",
+        updatedAt: "2026-11-20T10:16:02Z",
+        error: expect.stringContaining(
+          "line item gid://shopify/LineItem/14800000010412 has an unexpected shape",
+        ),
+      },
+    });
+    expect(results[1] !== undefined && "order" in results[1] && results[1].order.lineItems).toHaveLength(2);
+  });
+
+  it("refuses a file whose children are not grouped under their order (an ungrouped export)", () => {
+    const ungrouped = [
+      ...bulkRecords.filter((r) => !("__parentId" in r)),
+      ...bulkRecords.filter((r) => "__parentId" in r),
+    ];
+    expect(() => readGrouped(ungrouped)).toThrow(/not grouped by order/);
+  });
+
+  it("refuses to start reading inside an order: a line item before any order", () => {
     expect(() =>
-      assembleBulkOrders([{ id: "gid://shopify/LineItem/1", __parentId: "gid://shopify/Order/404" }]),
+      readGrouped([{ id: "gid://shopify/LineItem/1", __parentId: "gid://shopify/Order/404" }]),
     ).toThrow(ShopifyPayloadError);
   });
 
+  it("refuses a record that is not a JSON object", () => {
+    expect(() => readGrouped([firstOrderRecord, ["not", "an", "object"]])).toThrow(ShopifyPayloadError);
+  });
+
   it("ignores child records of connections it does not read", () => {
-    const [first] = bulkRecords;
-    const orders = assembleBulkOrders([
-      first,
+    const orders = assembledOrders([
+      firstOrderRecord,
       { id: "gid://shopify/Fulfillment/9", __parentId: "gid://shopify/Order/5820001041" },
     ]);
     expect(orders).toHaveLength(1);

@@ -1,3 +1,4 @@
+import type * as z from "zod";
 import type {
   Address,
   InventoryLevel,
@@ -7,7 +8,7 @@ import type {
   TaxLine,
 } from "../../../domain/commerce";
 import { toMinorUnits } from "../../../domain/money";
-import type { BulkExportStatus } from "../interface";
+import type { BulkExportStatus, OrdersPage } from "../interface";
 import { AVAILABLE_QUANTITY } from "./queries";
 import {
   lineItemSchema,
@@ -162,50 +163,117 @@ export function orderFromPage(node: ShopifyPageOrder): ShopifyOrder {
   return { ...core, lineItems: lineItems.nodes, shippingLines: shippingLines.nodes };
 }
 
+/** An order of a bulk export as its records describe it: assembled, or refused with the reason. */
+export type BulkExportOrder = { order: ShopifyOrder } | { rejected: OrdersPage["rejected"][number] };
+
+/** The first few problems zod found, for a person to read. */
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.join(".")}: ${issue.message}`)
+    .join("; ");
+}
+
+const stringOrNull = (value: unknown) => (typeof value === "string" ? value : null);
+
 /**
- * Rebuilds orders from the records of a bulk export (JSONL, one object per line). Nested connections come
- * as records of their own pointing at their order through `__parentId`, in no guaranteed place in the file
- * (`groupObjects: false`), and carry no connection name: the GID's resource type says what they are.
- * Orders keep the file's order; children their order within their parent.
+ * Rebuilds orders from a bulk export made with `groupObjects: true`, one record (JSONL line) at a time.
+ * Each order's own record comes first; its line items and shipping lines follow directly, as records of
+ * their own that point at it through `__parentId` and carry no connection name (the GID's resource type
+ * says what they are). An order is therefore complete when the next order begins or the file ends, and
+ * only the order being read is ever held.
+ *
+ * A record of unexpected shape refuses its order alone (the rest of that order's records are skipped).
+ * A child that does not belong to the order before it means the file is not grouped, or reading started
+ * inside an order: that throws, since no order of such a file can be trusted to be whole.
  */
-export function assembleBulkOrders(records: Iterable<unknown>): ShopifyOrder[] {
-  const orders = new Map<string, ShopifyOrder>();
-  const children: { parentId: string; record: Record<string, unknown> }[] = [];
-  for (const record of records) {
-    if (typeof record !== "object" || record === null || Array.isArray(record)) {
-      throw new ShopifyPayloadError("Bulk export record is not a JSON object");
-    }
-    const fields = record as Record<string, unknown>;
-    const parentId = fields.__parentId;
-    if (typeof parentId === "string") {
-      children.push({ parentId, record: fields });
-      continue;
-    }
+export function groupedBulkOrders(): {
+  /** Takes the next record; returns the order that this one completed (a new order's record does), if any. */
+  add(record: unknown): BulkExportOrder | null;
+  /** At the end of the file (or of what was read): the order being read, if any. */
+  end(): BulkExportOrder | null;
+} {
+  let current: { id: string; result: BulkExportOrder } | null = null;
+
+  const begin = (fields: Record<string, unknown>): { id: string; result: BulkExportOrder } => {
+    const id = fields.id;
+    if (typeof id !== "string") throw new ShopifyPayloadError("Bulk export order record has no id");
     const core = orderCoreSchema.safeParse(fields);
-    if (!core.success)
-      throw new ShopifyPayloadError(`Bulk export order record is malformed: ${core.error.message}`);
-    orders.set(core.data.id, { ...core.data, lineItems: [], shippingLines: [] });
-  }
-  for (const { parentId, record } of children) {
-    const order = orders.get(parentId);
-    if (order === undefined)
-      throw new ShopifyPayloadError(`Bulk export record points at unknown parent ${parentId}`);
-    const id = typeof record.id === "string" ? record.id : "";
-    const kind = gidResource(id) ?? (typeof record.__typename === "string" ? record.__typename : null);
+    if (core.success) return { id, result: { order: { ...core.data, lineItems: [], shippingLines: [] } } };
+    const name = stringOrNull(fields.name);
+    return {
+      id,
+      result: {
+        rejected: {
+          externalId: id,
+          externalNumber: name,
+          updatedAt: stringOrNull(fields.updatedAt),
+          error: `Shopify order ${name ?? id} has an unexpected shape: ${describeIssues(core.error)}`,
+        },
+      },
+    };
+  };
+
+  const attach = (order: ShopifyOrder, fields: Record<string, unknown>): string | null => {
+    const id = typeof fields.id === "string" ? fields.id : "";
+    const kind = gidResource(id) ?? (typeof fields.__typename === "string" ? fields.__typename : null);
     if (kind === "LineItem") {
-      const line = lineItemSchema.safeParse(record);
-      if (!line.success)
-        throw new ShopifyPayloadError(`Bulk export line item is malformed: ${line.error.message}`);
+      const line = lineItemSchema.safeParse(fields);
+      if (!line.success) return `line item ${id} has an unexpected shape: ${describeIssues(line.error)}`;
       order.lineItems.push(line.data);
     } else if (kind === "ShippingLine") {
-      const line = shippingLineSchema.safeParse(record);
-      if (!line.success)
-        throw new ShopifyPayloadError(`Bulk export shipping line is malformed: ${line.error.message}`);
+      const line = shippingLineSchema.safeParse(fields);
+      if (!line.success) return `shipping line ${id} has an unexpected shape: ${describeIssues(line.error)}`;
       order.shippingLines.push(line.data);
     }
     // Any other child type is a connection this mapping does not read.
-  }
-  return [...orders.values()];
+    return null;
+  };
+
+  return {
+    add(record) {
+      if (typeof record !== "object" || record === null || Array.isArray(record)) {
+        throw new ShopifyPayloadError("Bulk export record is not a JSON object");
+      }
+      const fields = record as Record<string, unknown>;
+      const parentId = fields.__parentId;
+      if (typeof parentId !== "string") {
+        const done = current?.result ?? null;
+        current = begin(fields);
+        return done;
+      }
+      if (current === null) {
+        throw new ShopifyPayloadError(
+          `Bulk export record ${String(fields.id)} comes before any order: the file is not grouped by order, or reading started inside an order`,
+        );
+      }
+      if (parentId !== current.id) {
+        throw new ShopifyPayloadError(
+          `Bulk export record ${String(fields.id)} belongs to ${parentId}, not to the order before it (${current.id}): the file is not grouped by order`,
+        );
+      }
+      if ("order" in current.result) {
+        const problem = attach(current.result.order, fields);
+        if (problem !== null) {
+          const { order } = current.result;
+          current.result = {
+            rejected: {
+              externalId: order.id,
+              externalNumber: order.name,
+              updatedAt: order.updatedAt,
+              error: `Shopify order ${order.name}: ${problem}`,
+            },
+          };
+        }
+      }
+      return null;
+    },
+    end() {
+      const done = current?.result ?? null;
+      current = null;
+      return done;
+    },
+  };
 }
 
 const BULK_STATUS: Record<ShopifyBulkOperation["status"], BulkExportStatus["status"]> = {

@@ -5,28 +5,38 @@
  * (through `governorGate`, src/services/upstream/governor-gate.ts), so all concurrent consumers together
  * never exceed the upstream's limit.
  *
- * Why a Durable Object: a single-threaded object per account gives a strongly consistent budget with
- * an exact wait in one round trip and no polling — a reservation tells the caller precisely when its
- * cost is covered, and concurrency waiters are parked in FIFO order and woken by the release that frees
- * their slot. A Redis token bucket would need a Lua script, a round trip per retry (callers polling
- * until the budget is back) and cannot hold FIFO waiters at all.
+ * Why a Durable Object: a single-threaded object per account gives a strongly consistent budget and
+ * FIFO waiting with no polling. A caller that cannot be served at once is parked here, in arrival order,
+ * and its `acquire` resolves the moment it may send: a concurrency waiter when a release frees its
+ * slot, a cost-bucket waiter when the balance covers its requested cost — re-checked at every release
+ * (Shopify's refund of `requested - actual`, an adopted ThrottleStatus, a THROTTLED block) and by a
+ * timer at the head's predicted refill time. Deciding at release time rather than handing out a fixed
+ * wait up front is what keeps two callers sharing a shop at the restore rate: a wait computed from the
+ * requested cost (954 for an orders page that costs ~277) would ignore the refund that arrives later.
+ * A Redis token bucket would need a Lua script, a round trip per retry (callers polling until the
+ * budget is back) and cannot hold FIFO waiters at all.
  *
  * Storage (SQLite-backed, synchronous `ctx.storage.kv`): breakers, leases, pauses, the policy and the
- * cost bucket are persisted so an evicted object resumes where it stopped — breakers stay open, queued
- * debt stays owed, a lease held by a request still in flight keeps counting. Only live waiters (open
- * RPC calls, which die with the object anyway) and the timer live purely in memory. The bucket is one
- * small row rewritten per acquire/release; that is cheap next to the upstream call it guards, and it
- * spares the governor from trusting a "full" bucket after a restart mid-burst. Parked waiters are woken
- * by a timer rather than an alarm: a waiter is an open RPC call, which keeps the object in memory anyway;
- * leases whose consumer vanished are reclaimed lazily on the next acquire.
+ * cost bucket are persisted so an evicted object resumes where it stopped — breakers stay open, the
+ * cost of a grant still in flight stays deducted, a lease held by a request still in flight keeps
+ * counting. Only live waiters and the timer live purely in memory: a waiter is an open RPC call, which
+ * keeps the object in memory (and billed for its wall time) while it waits, and dies with the object
+ * anyway — its caller then sees "governor unreachable" and retries, and nothing was deducted for it.
+ * That is also why a timer suffices rather than an alarm. The bucket is one small row rewritten per
+ * grant/release; that is cheap next to the upstream call it guards, and it spares the governor from
+ * trusting a "full" bucket after a restart mid-burst. Leases whose consumer vanished are reclaimed
+ * lazily on the next acquire; a parked caller that vanished is still granted in its turn and its cost
+ * is then never refunded, which only makes the bucket cautious until it restores.
  */
 import { DurableObject } from "cloudflare:workers";
 import { newId } from "../lib/ids";
 import type { UpstreamOutcome } from "../lib/upstream-gate";
 import {
   abandonProbe,
+  admitToBucket,
   admitToEndpoint,
   adoptThrottleStatus,
+  advanceBucketWaiters,
   advanceWaiters,
   applyBucketPolicy,
   type Breaker,
@@ -36,6 +46,7 @@ import {
   breakerView,
   type ConcurrencyState,
   type CostBucket,
+  type CostQueue,
   checkBreaker,
   DEFAULT_BREAKER_POLICY,
   type GovernorPolicy,
@@ -44,14 +55,15 @@ import {
   newBreaker,
   newConcurrencyState,
   newCostBucket,
+  newCostQueue,
   pauseEndpoint,
   reclaimExpiredLeases,
   recordBreakerOutcome,
   recordBucketThrottled,
   refundToBucket,
   releaseLease,
+  removeBucketWaiters,
   removeWaiters,
-  reserveFromBucket,
   restoreBucket,
 } from "../services/upstream/governor-policy";
 
@@ -77,10 +89,9 @@ export type GovernorRejection =
 
 export type GovernorAcquireDecision =
   | {
+      /** Send now: the governor held the call until the request's turn came. */
       granted: true;
       permitId: string;
-      /** Send no earlier than this many ms after receiving the decision. */
-      waitMs: number;
       /** The governor's clock at grant, for diagnostics and tests. */
       grantedAt: number;
     }
@@ -125,6 +136,7 @@ export class RateGovernor extends DurableObject<Env> {
   private breakerPolicy: BreakerPolicy;
   private bucket: CostBucket | null;
   private readonly concurrency: ConcurrencyState;
+  private readonly costQueue: CostQueue = newCostQueue();
   private readonly breakers = new Map<string, Breaker>();
   private readonly parked = new Map<string, ParkedAcquire>();
   private wakeTimer: ReturnType<typeof setTimeout> | null = null;
@@ -135,7 +147,7 @@ export class RateGovernor extends DurableObject<Env> {
     this.accountKey = this.kv.get<string>(KEY.account) ?? null;
     this.policy = this.kv.get<GovernorPolicy>(KEY.policy) ?? null;
     this.breakerPolicy = this.kv.get<BreakerPolicy>(KEY.breakerPolicy) ?? DEFAULT_BREAKER_POLICY;
-    this.bucket = this.kv.get<CostBucket>(KEY.bucket) ?? null;
+    this.bucket = storedBucket(this.kv.get<StoredCostBucket>(KEY.bucket));
     this.concurrency = newConcurrencyState();
     this.concurrency.pausedUntil = this.kv.get<Record<string, number>>(KEY.pauses) ?? {};
     for (const [, lease] of this.kv.list<Lease>({ prefix: KEY.leasePrefix })) {
@@ -162,19 +174,28 @@ export class RateGovernor extends DurableObject<Env> {
     const permitId = newId("pmt", now);
     const maxWaitMs = Math.max(0, request.maxWaitMs);
 
+    // The probe is claimed before it may queue, so nobody else probes meanwhile.
+    if (isProbe) this.saveBreaker(breaker, () => beginProbe(breaker, permitId, now));
+
     if (policy.kind === "cost_bucket") {
       const bucket = this.costBucket(policy, now);
-      const reservation = reserveFromBucket(bucket, request.cost, maxWaitMs, now);
-      this.kv.put(KEY.bucket, bucket);
-      if (!reservation.granted) {
-        return { granted: false, reason: "over_budget", retryAfterMs: reservation.retryAfterMs };
+      const admission = admitToBucket(
+        bucket,
+        this.costQueue,
+        { permitId, endpoint: request.endpoint, cost: request.cost, maxWaitMs },
+        now,
+      );
+      if (admission.kind === "granted") {
+        this.kv.put(KEY.bucket, bucket);
+        return { granted: true, permitId, grantedAt: now };
       }
-      if (isProbe) this.saveBreaker(breaker, () => beginProbe(breaker, permitId, now));
-      return { granted: true, permitId, waitMs: reservation.waitMs, grantedAt: now };
+      if (admission.kind === "rejected") {
+        if (isProbe) this.saveBreaker(breaker, () => abandonProbe(breaker, permitId));
+        return { granted: false, reason: "over_budget", retryAfterMs: admission.retryAfterMs };
+      }
+      return this.park(permitId, request.endpoint, isProbe);
     }
 
-    // The probe is claimed before it may queue for a slot, so nobody else probes meanwhile.
-    if (isProbe) this.saveBreaker(breaker, () => beginProbe(breaker, permitId, now));
     this.forgetReclaimed(reclaimExpiredLeases(this.concurrency, now));
     const decision = admitToEndpoint(
       this.concurrency,
@@ -184,17 +205,13 @@ export class RateGovernor extends DurableObject<Env> {
     );
     if (decision.kind === "granted") {
       this.kv.put(KEY.leasePrefix + permitId, decision.lease);
-      return { granted: true, permitId, waitMs: 0, grantedAt: now };
+      return { granted: true, permitId, grantedAt: now };
     }
     if (decision.kind === "rejected") {
       if (isProbe) this.saveBreaker(breaker, () => abandonProbe(breaker, permitId));
       return { granted: false, reason: "no_permit", retryAfterMs: decision.retryAfterMs };
     }
-    const parked = new Promise<GovernorAcquireDecision>((resolve) => {
-      this.parked.set(permitId, { endpoint: request.endpoint, isProbe, resolve });
-    });
-    this.advanceQueue();
-    return parked;
+    return this.park(permitId, request.endpoint, isProbe);
   }
 
   async release(request: GovernorReleaseRequest): Promise<void> {
@@ -221,6 +238,8 @@ export class RateGovernor extends DurableObject<Env> {
       if (outcome.throttle) adoptThrottleStatus(bucket, outcome.throttle, now);
       if (outcome.failure === "rate_limited") recordBucketThrottled(bucket, outcome, now);
       this.kv.put(KEY.bucket, bucket);
+      // The refund is usually what the head waiter is waiting for; a lower balance or a block re-times it.
+      this.advanceQueue();
       return;
     }
     if (policy?.kind === "concurrency") {
@@ -279,8 +298,8 @@ export class RateGovernor extends DurableObject<Env> {
         applyBucketPolicy(this.bucket, policy, now);
         this.kv.put(KEY.bucket, this.bucket);
       }
-      // Parked waiters belong to the concurrency regime; if the account changed regime, let them retry.
-      if (policy.kind !== "concurrency") this.advanceQueue();
+      // New numbers re-time the bucket's queue; waiters of the other regime are told to retry.
+      this.advanceQueue();
     }
     return policy;
   }
@@ -308,7 +327,16 @@ export class RateGovernor extends DurableObject<Env> {
     for (const lease of leases) this.kv.delete(KEY.leasePrefix + lease.permitId);
   }
 
-  /** Serve, time out or wake later the acquires parked for a concurrency permit. */
+  /** Park the caller until `advanceQueue` grants it, times it out or turns it away. */
+  private park(permitId: string, endpoint: string, isProbe: boolean): Promise<GovernorAcquireDecision> {
+    const parked = new Promise<GovernorAcquireDecision>((resolve) => {
+      this.parked.set(permitId, { endpoint, isProbe, resolve });
+    });
+    this.advanceQueue();
+    return parked;
+  }
+
+  /** Serve, time out or wake later the parked acquires, for whichever regime the account is under. */
   private advanceQueue(): void {
     if (this.wakeTimer !== null) {
       clearTimeout(this.wakeTimer);
@@ -316,46 +344,73 @@ export class RateGovernor extends DurableObject<Env> {
     }
     const now = Date.now();
     const policy = this.policy;
-    if (policy?.kind !== "concurrency") {
-      for (const [permitId, parked] of this.parked) {
-        this.settleParked(permitId, parked, { granted: false, reason: "no_permit", retryAfterMs: 1 });
-      }
+    let wakeAt: number | null = null;
+    if (policy?.kind === "cost_bucket") {
       this.concurrency.waiters = [];
-      return;
+      const bucket = this.costBucket(policy, now);
+      const progress = advanceBucketWaiters(bucket, this.costQueue, now);
+      if (progress.granted.length > 0) this.kv.put(KEY.bucket, bucket);
+      for (const permitId of progress.granted) this.grantParked(permitId, now);
+      for (const { permitId, retryAfterMs } of progress.timedOut) {
+        this.rejectParked(permitId, { granted: false, reason: "over_budget", retryAfterMs });
+      }
+      wakeAt = progress.wakeAt;
+    } else if (policy?.kind === "concurrency") {
+      this.costQueue.waiters = [];
+      const progress = advanceWaiters(this.concurrency, policy, now);
+      this.forgetReclaimed(progress.reclaimed);
+      for (const lease of progress.granted) {
+        this.kv.put(KEY.leasePrefix + lease.permitId, lease);
+        this.grantParked(lease.permitId, now);
+      }
+      for (const { permitId, retryAfterMs } of progress.timedOut) {
+        this.rejectParked(permitId, { granted: false, reason: "no_permit", retryAfterMs });
+      }
+      wakeAt = progress.wakeAt;
     }
-    const progress = advanceWaiters(this.concurrency, policy, now);
-    this.forgetReclaimed(progress.reclaimed);
-    for (const lease of progress.granted) {
-      this.kv.put(KEY.leasePrefix + lease.permitId, lease);
-      const parked = this.parked.get(lease.permitId);
-      if (parked) {
-        this.parked.delete(lease.permitId);
-        parked.resolve({ granted: true, permitId: lease.permitId, waitMs: 0, grantedAt: now });
+    // Whoever is parked but in no queue now waited under a regime the account left: let it retry.
+    const queued = new Set(
+      [...this.costQueue.waiters, ...this.concurrency.waiters].map((waiter) => waiter.permitId),
+    );
+    for (const permitId of [...this.parked.keys()]) {
+      if (!queued.has(permitId)) {
+        this.rejectParked(permitId, { granted: false, reason: "no_permit", retryAfterMs: 1 });
       }
     }
-    for (const { permitId, retryAfterMs } of progress.timedOut) {
-      const parked = this.parked.get(permitId);
-      if (parked) this.settleParked(permitId, parked, { granted: false, reason: "no_permit", retryAfterMs });
+    if (wakeAt !== null) {
+      this.wakeTimer = setTimeout(() => this.advanceQueue(), Math.max(0, wakeAt - now));
     }
-    if (progress.wakeAt !== null) {
-      this.wakeTimer = setTimeout(() => this.advanceQueue(), Math.max(0, progress.wakeAt - now));
-    }
+  }
+
+  private grantParked(permitId: string, now: number): void {
+    const parked = this.parked.get(permitId);
+    if (!parked) return;
+    this.parked.delete(permitId);
+    parked.resolve({ granted: true, permitId, grantedAt: now });
   }
 
   /** The breaker just opened: parked callers would only pile onto a failing upstream. */
   private turnAwayWaiters(endpoint: string, breaker: Breaker, now: number): void {
     const retryAfterMs = Math.max(1, (breaker.openUntil ?? now) - now);
-    for (const waiter of removeWaiters(this.concurrency, endpoint)) {
-      const parked = this.parked.get(waiter.permitId);
-      if (parked) {
-        this.settleParked(waiter.permitId, parked, { granted: false, reason: "breaker_open", retryAfterMs });
-      }
+    const removed = [
+      ...removeWaiters(this.concurrency, endpoint),
+      ...removeBucketWaiters(this.costQueue, endpoint),
+    ];
+    for (const waiter of removed) {
+      this.rejectParked(waiter.permitId, { granted: false, reason: "breaker_open", retryAfterMs });
     }
+    // Those behind the removed waiters may be served now.
+    if (removed.length > 0) this.advanceQueue();
   }
 
-  private settleParked(permitId: string, parked: ParkedAcquire, decision: GovernorAcquireDecision): void {
+  private rejectParked(
+    permitId: string,
+    decision: Extract<GovernorAcquireDecision, { granted: false }>,
+  ): void {
+    const parked = this.parked.get(permitId);
+    if (!parked) return;
     this.parked.delete(permitId);
-    if (!decision.granted && parked.isProbe) {
+    if (parked.isProbe) {
       const breaker = this.breakers.get(parked.endpoint);
       if (breaker && abandonProbe(breaker, permitId)) {
         this.kv.put(KEY.breakerPrefix + breaker.endpoint, breaker);
@@ -363,6 +418,15 @@ export class RateGovernor extends DurableObject<Env> {
     }
     parked.resolve(decision);
   }
+}
+
+/** Buckets persisted before grants were queued carry reservations not yet sent; their debt is kept. */
+type StoredCostBucket = CostBucket & { scheduled?: unknown };
+
+function storedBucket(stored: StoredCostBucket | undefined): CostBucket | null {
+  if (!stored) return null;
+  const { scheduled: _unsentReservations, ...bucket } = stored;
+  return bucket;
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

@@ -1,7 +1,9 @@
 /**
  * The production `UpstreamGate`: every permit comes from the `RateGovernor` Durable Object of the
  * upstream account, so cron pulls, queue consumers, replays and manual syncs share one budget and one
- * set of breakers. The gate itself holds no state; it is cheap to build per job.
+ * set of breakers. The gate itself holds no state; it is cheap to build per job. It never sleeps on its
+ * own: the governor holds the `acquire` call until the request's turn comes, so a refund reported by
+ * another caller in the meantime can bring that turn forward.
  */
 import type {
   GovernorAcquireDecision,
@@ -23,12 +25,17 @@ export type { BreakerPolicy, GovernorPolicy } from "./governor-policy";
 
 /** How long an acquire may wait for budget or a permit when the caller does not say. */
 export const DEFAULT_MAX_WAIT_MS = 30_000;
+/** The governor answers by the caller's maxWaitMs; this much more covers the round trip. */
+export const DEFAULT_ANSWER_GRACE_MS = 5_000;
 
 export interface GovernorGateOptions {
   breaker?: Partial<BreakerPolicy>;
-  /** How the gate waits out a cost-bucket reservation; tests replace it to observe the waits. */
-  sleep?: (ms: number) => Promise<void>;
   defaultMaxWaitMs?: number;
+  /**
+   * Past maxWaitMs plus this, the gate stops waiting for the governor's answer and fails retryably:
+   * a parked acquire is an open call, and a job must not hang on an object that never answers.
+   */
+  answerGraceMs?: number;
 }
 
 const REJECTION_MESSAGES: Record<GovernorRejection, string> = {
@@ -51,26 +58,25 @@ export function governorGate(
 ): UpstreamGate {
   assertGovernorPolicy(policy);
   const breaker = resolveBreakerPolicy(options.breaker);
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const defaultMaxWaitMs = options.defaultMaxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+  const answerGraceMs = options.answerGraceMs ?? DEFAULT_ANSWER_GRACE_MS;
   // A fresh stub per call: a stub that saw the object break stays broken, a new one reconnects.
   const governor = () => namespace.get(namespace.idFromName(accountKey));
 
   return {
     async acquire({ endpoint, cost, maxWaitMs }): Promise<UpstreamPermit> {
       const upstream = `${accountKey}:${endpoint}`;
+      const patienceMs = maxWaitMs ?? defaultMaxWaitMs;
       let decision: GovernorAcquireDecision;
       try {
-        decision = await governor().acquire({
-          accountKey,
-          policy,
-          breaker,
-          endpoint,
-          cost,
-          maxWaitMs: maxWaitMs ?? defaultMaxWaitMs,
-        });
+        decision = await answeredWithin<GovernorAcquireDecision>(
+          governor().acquire({ accountKey, policy, breaker, endpoint, cost, maxWaitMs: patienceMs }),
+          patienceMs + answerGraceMs,
+        );
       } catch (cause) {
-        // Whatever broke (object reset, overload, network), the request was not sent: retry later.
+        // Whatever broke (object reset, overload, network, no answer), the request was not sent: retry
+        // later. A grant that still arrives after we gave up is never released: its lease expires, its
+        // cost stays deducted — cautious, never over the limit.
         throw new UpstreamError("rate governor unreachable", { upstream, retryable: true, cause });
       }
       if (!decision.granted) {
@@ -80,7 +86,6 @@ export function governorGate(
           retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
         });
       }
-      if (decision.waitMs > 0) await sleep(decision.waitMs);
       const { permitId } = decision;
       let released = false;
       return {
@@ -97,6 +102,18 @@ export function governorGate(
       };
     },
   };
+}
+
+async function answeredWithin<T>(call: PromiseLike<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the rate governor did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([call, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export async function governorStatus(

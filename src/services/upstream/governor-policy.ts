@@ -4,8 +4,14 @@
  * tests. Functions mutate the state object they are given and return the decision taken.
  *
  * Three independent pieces:
- * - cost bucket (Shopify GraphQL): a leaky bucket of cost points, restored continuously, with
- *   reservations so a caller learns in one round trip exactly how long to wait;
+ * - cost bucket (Shopify GraphQL): a leaky bucket of cost points, restored continuously. A caller is
+ *   granted only when the balance covers its requested cost, and sends at once; otherwise it waits in a
+ *   FIFO queue that moves whenever the balance grows — restoration (a timer at the head's predicted
+ *   time), and above all the refund of `requested - actual` at each release. Shopify charges the
+ *   requested cost up front and refunds the difference, so a page requested at 954 that costs 277 must
+ *   find 954 in the bucket; deciding the next caller's turn only after the previous refund is what lets
+ *   several callers together spend the whole restore rate instead of sleeping out each other's
+ *   over-estimates;
  * - concurrency (Lingxing): at most `permits` requests in flight per endpoint, FIFO waiters, leases that
  *   expire so a crashed consumer cannot leak capacity;
  * - circuit breaker per endpoint: closed → open → half-open (one probe) → closed.
@@ -64,18 +70,45 @@ export function assertGovernorPolicy(policy: GovernorPolicy): void {
 export interface CostBucket {
   maximumAvailable: number;
   restoreRate: number;
-  /** Points available as of `updatedAt`. Negative = debt reserved by callers still waiting to send. */
+  /**
+   * Points available as of `updatedAt`, net of every grant not yet released. Negative only when the
+   * upstream charged more than was requested or reported less than we held (its own debt, restored
+   * like any other deficit) — never because of a grant.
+   */
   available: number;
   updatedAt: number;
   /** The upstream throttled us and said when to come back: nobody sends before this. 0 = not blocked. */
   blockedUntil: number;
   /** `maximumAvailable`/`restoreRate` came from the upstream's ThrottleStatus and outrank the policy. */
   learned: boolean;
-  /** Reservations whose send time is still ahead: the upstream has not seen their cost yet. */
-  scheduled: { sendAt: number; cost: number }[];
 }
 
-export type BucketReservation = { granted: true; waitMs: number } | { granted: false; retryAfterMs: number };
+export interface BucketWaiter {
+  permitId: string;
+  endpoint: string;
+  /** The requested cost; charged as `chargeFor` at grant, against the maximum known then. */
+  cost: number;
+  /** Past this the waiter gives up (the caller's maxWaitMs). */
+  deadline: number;
+}
+
+/** Callers waiting for the bucket to cover their cost, in arrival order across the whole account. */
+export interface CostQueue {
+  waiters: BucketWaiter[];
+}
+
+export type BucketAdmission =
+  | { kind: "granted" }
+  | { kind: "queued" }
+  | { kind: "rejected"; retryAfterMs: number };
+
+export interface BucketProgress {
+  /** Permit ids granted by this step, in arrival order; their cost is already deducted. */
+  granted: string[];
+  timedOut: { permitId: string; retryAfterMs: number }[];
+  /** When the head's cost is predicted to be covered or a deadline passes; null = nobody waits. */
+  wakeAt: number | null;
+}
 
 export function newCostBucket(
   policy: Extract<GovernorPolicy, { kind: "cost_bucket" }>,
@@ -88,8 +121,11 @@ export function newCostBucket(
     updatedAt: now,
     blockedUntil: 0,
     learned: false,
-    scheduled: [],
   };
+}
+
+export function newCostQueue(): CostQueue {
+  return { waiters: [] };
 }
 
 /** The latest policy wins, except where the upstream already told us its real numbers. */
@@ -112,37 +148,114 @@ export function restoreBucket(bucket: CostBucket, now: number): void {
     bucket.available + (elapsedMs / 1000) * bucket.restoreRate,
   );
   bucket.updatedAt = Math.max(bucket.updatedAt, now);
-  bucket.scheduled = bucket.scheduled.filter((s) => s.sendAt > now);
 }
 
 /**
- * Reserve `cost` now and say how long to wait before sending. Deducting at reservation time (the
- * balance may go negative) is what makes queueing FIFO-fair and exact: each later caller sees the debt
- * of those before it, so its wait covers theirs too, and at its send time the restored balance covers
- * its cost — the upstream's own bucket, which deducts later (at send), is never below ours.
- *
  * A cost above the whole bucket is charged as a full bucket: it waits for a full bucket and lets the
  * upstream judge it (our maximum may be stale until the first ThrottleStatus arrives).
  */
-export function reserveFromBucket(
-  bucket: CostBucket,
-  cost: number,
-  maxWaitMs: number,
-  now: number,
-): BucketReservation {
-  restoreBucket(bucket, now);
-  const charge = chargeFor(bucket, cost);
-  const deficit = charge - bucket.available;
-  const refillWaitMs = deficit > 0 ? Math.ceil((deficit / bucket.restoreRate) * 1000) : 0;
-  const waitMs = Math.max(refillWaitMs, bucket.blockedUntil - now, 0);
-  if (waitMs > maxWaitMs) return { granted: false, retryAfterMs: waitMs };
-  bucket.available -= charge;
-  if (waitMs > 0) bucket.scheduled.push({ sendAt: now + waitMs, cost: charge });
-  return { granted: true, waitMs };
-}
-
 function chargeFor(bucket: CostBucket, cost: number): number {
   return Math.min(Math.max(0, cost), bucket.maximumAvailable);
+}
+
+/**
+ * Whether a caller may send now. Only the first waiter with a cost may take points: one behind it
+ * would delay it, however small (no queue jumping). A zero-cost caller takes nothing from anyone, so
+ * only a Retry-After block holds it back.
+ */
+function coveredNow(bucket: CostBucket, charge: number, pointsAhead: number, now: number): boolean {
+  if (now < bucket.blockedUntil) return false;
+  return charge === 0 || (pointsAhead === 0 && bucket.available >= charge);
+}
+
+/**
+ * How long until a caller with `pointsAhead` queued before it is covered, if nothing is refunded
+ * meanwhile. While anyone waits the balance stays below the head's cost, so the bucket's cap never
+ * cuts the restoration short and the waiters' costs simply add up.
+ */
+function predictedWaitMs(bucket: CostBucket, charge: number, pointsAhead: number, now: number): number {
+  const blockedMs = Math.max(0, bucket.blockedUntil - now);
+  if (charge === 0) return blockedMs;
+  const deficit = pointsAhead + charge - bucket.available;
+  const refillMs = deficit > 0 ? Math.ceil((deficit / bucket.restoreRate) * 1000) : 0;
+  return Math.max(refillMs, blockedMs);
+}
+
+/**
+ * Grant `cost` at once when nobody waits and the balance covers it (deducted now: the caller sends
+ * right away); otherwise queue the caller behind those already waiting — unless the predicted wait
+ * already exceeds its patience, then turn it away with that wait as its Retry-After.
+ */
+export function admitToBucket(
+  bucket: CostBucket,
+  queue: CostQueue,
+  request: { permitId: string; endpoint: string; cost: number; maxWaitMs: number },
+  now: number,
+): BucketAdmission {
+  restoreBucket(bucket, now);
+  const charge = chargeFor(bucket, request.cost);
+  const pointsAhead = queue.waiters.reduce((sum, w) => sum + chargeFor(bucket, w.cost), 0);
+  if (coveredNow(bucket, charge, pointsAhead, now)) {
+    bucket.available -= charge;
+    return { kind: "granted" };
+  }
+  const waitMs = predictedWaitMs(bucket, charge, pointsAhead, now);
+  if (waitMs > request.maxWaitMs) return { kind: "rejected", retryAfterMs: Math.max(1, waitMs) };
+  queue.waiters.push({
+    permitId: request.permitId,
+    endpoint: request.endpoint,
+    cost: request.cost,
+    deadline: now + request.maxWaitMs,
+  });
+  return { kind: "queued" };
+}
+
+/**
+ * Move the queue forward: grant waiters in arrival order while the balance covers the first one's cost,
+ * then turn away those whose deadline passed (a waiter that can be served at its deadline is served,
+ * and one that leaves no longer holds up those behind it). Call it whenever the balance may have grown
+ * (a refund, a policy change) or a block ended, and at the returned `wakeAt`.
+ */
+export function advanceBucketWaiters(bucket: CostBucket, queue: CostQueue, now: number): BucketProgress {
+  restoreBucket(bucket, now);
+  const granted: string[] = [];
+  const timedOut: BucketProgress["timedOut"] = [];
+  const stillWaiting: BucketWaiter[] = [];
+  let pointsAhead = 0;
+  for (const waiter of queue.waiters) {
+    const charge = chargeFor(bucket, waiter.cost);
+    if (coveredNow(bucket, charge, pointsAhead, now)) {
+      bucket.available -= charge;
+      granted.push(waiter.permitId);
+    } else if (waiter.deadline <= now) {
+      timedOut.push({
+        permitId: waiter.permitId,
+        retryAfterMs: Math.max(1, predictedWaitMs(bucket, charge, pointsAhead, now)),
+      });
+    } else {
+      stillWaiting.push(waiter);
+      pointsAhead += charge;
+    }
+  }
+  queue.waiters = stillWaiting;
+  return { granted, timedOut, wakeAt: nextBucketWakeAt(bucket, queue, now) };
+}
+
+function nextBucketWakeAt(bucket: CostBucket, queue: CostQueue, now: number): number | null {
+  if (queue.waiters.length === 0) return null;
+  const moments = queue.waiters.map((w) => w.deadline);
+  // Those behind the first costly waiter are woken by its grant; zero-cost ones only wait out a block.
+  const head = queue.waiters.find((w) => chargeFor(bucket, w.cost) > 0);
+  if (head) moments.push(now + predictedWaitMs(bucket, chargeFor(bucket, head.cost), 0, now));
+  if (queue.waiters.some((w) => chargeFor(bucket, w.cost) === 0)) moments.push(bucket.blockedUntil);
+  return Math.max(now, Math.min(...moments));
+}
+
+/** Take waiters of `endpoint` out of the queue (its breaker opened: they would only pile onto a dead upstream). */
+export function removeBucketWaiters(queue: CostQueue, endpoint: string): BucketWaiter[] {
+  const removed = queue.waiters.filter((w) => w.endpoint === endpoint);
+  if (removed.length > 0) queue.waiters = queue.waiters.filter((w) => w.endpoint !== endpoint);
+  return removed;
 }
 
 /** Give back what the upstream did not charge (`actualCost` below the requested cost) — or take more. */
@@ -154,22 +267,23 @@ export function refundToBucket(bucket: CostBucket, cost: number, actualCost: num
 
 /**
  * Learn from the upstream's ThrottleStatus. Its maximum and restore rate are the truth. Its current
- * availability only ever LOWERS ours: other apps installed on the same shop share the bucket, so the
- * upstream may hold less than we computed, but a higher figure would only be a snapshot that misses
- * our own reservations still waiting to be sent — those are subtracted before comparing.
+ * availability only ever LOWERS ours: another client of the same app and shop may spend the bucket, so
+ * the upstream may hold less than we computed; a higher figure is only a snapshot taken before requests
+ * we granted since reached it. Lowering is always safe — ours is deducted at grant (before the upstream
+ * deducts) and refunded at release (after it refunds), so without other clients ours never exceeds the
+ * upstream's, and the minimum of the two cannot either.
  */
 export function adoptThrottleStatus(bucket: CostBucket, status: ThrottleStatus, now: number): void {
   restoreBucket(bucket, now);
   if (status.maximumAvailable > 0) bucket.maximumAvailable = status.maximumAvailable;
   if (status.restoreRate > 0) bucket.restoreRate = status.restoreRate;
   bucket.learned = bucket.learned || status.maximumAvailable > 0 || status.restoreRate > 0;
-  const unsent = bucket.scheduled.reduce((sum, s) => sum + s.cost, 0);
-  bucket.available = Math.min(bucket.available, status.currentlyAvailable - unsent, bucket.maximumAvailable);
+  bucket.available = Math.min(bucket.available, status.currentlyAvailable, bucket.maximumAvailable);
 }
 
 /**
  * The upstream throttled a request. Without a ThrottleStatus to learn from, believe it is empty (our
- * model was too optimistic, most likely because another app spends the same bucket); a Retry-After
+ * model was too optimistic, most likely because another client spends the same bucket); a Retry-After
  * blocks every send until then.
  */
 export function recordBucketThrottled(

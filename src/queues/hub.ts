@@ -22,7 +22,9 @@ export function consumeChannelPull(ctx: ServiceContext, batch: MessageBatch): Pr
     const owner = `msg:${raw.id}`;
     switch (message.type) {
       case "stream.run": {
-        const input = { ...message, owner };
+        // A message without a job (cron, replays) gets one named after the message: the id survives its
+        // retries, so every attempt reports to one sync_jobs row instead of leaving `queued` ones behind.
+        const input = { ...message, owner, jobId: message.jobId ?? (await jobIdOfMessage(raw.id)) };
         switch (message.resource) {
           case "orders":
             await pullChannelOrders({ ctx, input });
@@ -160,7 +162,7 @@ async function settle(
     for (const message of messages) message.ack();
     return;
   }
-  if ((retryError === undefined || outcome.blocked) && outcome.deferSeconds === undefined) {
+  if (outcome.blocked || (retryError === undefined && outcome.deferSeconds === undefined)) {
     // Done, or blocked on the connection itself (recorded as its sync failure, replayable by a person).
     for (const message of messages) message.ack();
     return;
@@ -184,4 +186,16 @@ async function settle(
 /** A failure of ours that no retry can fix (the connection was deleted, its credentials cannot be opened). */
 function isPermanentServiceError(error: unknown): boolean {
   return error instanceof NotFoundError || error instanceof PreconditionFailedError;
+}
+
+/** A UUID derived from a queue message id (SHA-256, RFC 4122 variant bits, version 8 = custom). */
+async function jobIdOfMessage(messageId: string): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`job:${messageId}`)),
+  );
+  const bytes = digest.slice(0, 16);
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x80;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

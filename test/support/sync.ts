@@ -14,6 +14,8 @@ import { createChannelConnection, createErpConnection } from "./hub";
  * are dropped so parallel tests never act on each other's data.
  */
 export interface SentMessage {
+  /** Kept across redeliveries, as the runtime keeps a message's id across its retries. */
+  id: string;
   queue: string;
   body: unknown;
   attempts: number;
@@ -26,13 +28,20 @@ export function simulatedQueues(tenantId: string, overrides: Partial<Env> = {}) 
   const recorder = (queue: string) =>
     ({
       async send(body: unknown, options?: QueueSendOptions) {
-        const message = { queue, body, attempts: 1, delaySeconds: options?.delaySeconds };
+        const message = {
+          id: `sim-${crypto.randomUUID()}`,
+          queue,
+          body,
+          attempts: 1,
+          delaySeconds: options?.delaySeconds,
+        };
         pending.push(message);
         log.push(message);
       },
       async sendBatch(messages: Iterable<MessageSendRequest>, options?: QueueSendBatchOptions) {
         for (const m of messages) {
           const message = {
+            id: `sim-${crypto.randomUUID()}`,
             queue,
             body: m.body,
             attempts: 1,
@@ -54,8 +63,8 @@ export function simulatedQueues(tenantId: string, overrides: Partial<Env> = {}) 
   async function deliver(queue: string, messages: SentMessage[]) {
     const batch = createMessageBatch(
       queue,
-      messages.map((m, i) => ({
-        id: `sim-${crypto.randomUUID()}-${i}`,
+      messages.map((m) => ({
+        id: m.id,
         timestamp: new Date(),
         attempts: m.attempts,
         body: m.body,
@@ -81,7 +90,7 @@ export function simulatedQueues(tenantId: string, overrides: Partial<Env> = {}) 
     log,
     /** Sends a message as a producer would (it is delivered by the next `drain`). */
     async send(queue: "channel-pull" | "erp-push", body: unknown) {
-      const message = { queue, body, attempts: 1 };
+      const message = { id: `sim-${crypto.randomUUID()}`, queue, body, attempts: 1 };
       pending.push(message);
       log.push(message);
     },

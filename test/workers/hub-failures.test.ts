@@ -255,3 +255,25 @@ describe("dead letters", () => {
     expect(after.data?.items).toEqual([]);
   });
 });
+
+describe("sync jobs of retried runs", () => {
+  it("a cron run retried after an outage reports to one job, which ends succeeded", async () => {
+    const h = await setUpHub({ seed: 2 });
+    // Four 503s: the adapter's own attempts are spent, the message is retried and then succeeds.
+    for (let i = 0; i < 4; i++) await shopifyFake.failNext(h.shop, 503);
+    await h.queues.send("channel-pull", {
+      type: "stream.run",
+      tenantId: h.user.tenant.id,
+      connectionId: h.channel.id,
+      resource: "orders",
+      trigger: "cron",
+    });
+    const drained = await h.queues.drain();
+    expect(drained.retried).toBe(1);
+    const jobs = await rows<{ status: string; attempts: number }>(
+      ownerSql()`select status, attempts from sync_jobs
+                  where tenant_id = ${h.user.tenant.id} and connection_id = ${h.channel.id}`,
+    );
+    expect(jobs).toEqual([{ status: "succeeded", attempts: 2 }]);
+  });
+});

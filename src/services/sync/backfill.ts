@@ -187,6 +187,12 @@ async function storeChunk(
         error: `order ${bad.externalId} does not fit the order model: ${bad.error}`,
       }),
     ),
+    // An order set aside before and stored now (its replay, or a later fix in the channel) is resolved.
+    resolveSyncFailures(db, {
+      tenantId: connection.tenantId,
+      fingerprints: orders.map((order) => orderPullFailureFingerprint(connection.id, order.externalId)),
+      actor,
+    }),
   ]);
   const waiting = orders.length > 0 ? (results[4] as unknown as { rows: { id: string }[] }).rows : [];
   if (connection.erpConnectionId !== null && waiting.length > 0) {

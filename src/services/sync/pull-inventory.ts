@@ -6,7 +6,7 @@ import { PreconditionFailedError } from "../../lib/errors";
 import type { SyncTrigger } from "../../queues/hub-messages";
 import { loadConnectionForSync } from "../connections/load-connection";
 import type { Actor, ServiceContext } from "../context";
-import { upsertSyncFailure } from "../sync-failures/statements";
+import { resolveSyncFailures, upsertSyncFailure } from "../sync-failures/statements";
 import { channelAdapterFor, channelSettingsOf, type SyncConnection } from "./adapters";
 import { errorText } from "./failure-kind";
 import {
@@ -201,7 +201,7 @@ async function storeInventoryPage(
           tenantId: connection.tenantId,
           connectionId: connection.id,
           operation: "pull",
-          fingerprint: `pull-inventory:${connection.id}:${bad.sku}@${bad.locationId}`,
+          fingerprint: inventoryLevelFailureFingerprint(connection.id, bad.sku, bad.locationId),
           payload: {
             type: "stream.run",
             tenantId: connection.tenantId,
@@ -213,6 +213,16 @@ async function storeInventoryPage(
           error: `inventory level ${bad.sku} at ${bad.locationId} does not fit the inventory model: ${bad.error}`,
         }),
       ),
+      // A level set aside before and valid now is resolved.
+      resolveSyncFailures(db, {
+        tenantId: connection.tenantId,
+        fingerprints: rows.map((row) => inventoryLevelFailureFingerprint(connection.id, row.sku, row.location_id)),
+        actor: { type: "system", name: "stream:inventory" },
+      }),
     ]),
   );
+}
+
+function inventoryLevelFailureFingerprint(connectionId: string, sku: string, locationId: string): string {
+  return `pull-inventory:${connectionId}:${sku}@${locationId}`;
 }

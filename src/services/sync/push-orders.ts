@@ -8,6 +8,7 @@ import { loadConnectionForSync } from "../connections/load-connection";
 import type { Actor, ServiceContext } from "../context";
 import { pushFailureFingerprint } from "../sync-failures/fingerprints";
 import { resolveSyncFailures, upsertSyncFailure } from "../sync-failures/statements";
+import { DEFAULT_MAX_WAIT_MS } from "../upstream/governor-gate";
 import { erpAdapterFor, erpSettingsOf } from "./adapters";
 import { buildErpOrderInput, type ErpMappings } from "./erp-order-input";
 import { errorKindOf, errorText } from "./failure-kind";
@@ -31,6 +32,8 @@ export interface PushSummary {
   deferSeconds?: number;
   /** The ERP refused the call itself (credentials, IP whitelist): recorded as one failure of the connection. */
   blocked?: boolean;
+  /** The ERP answered at least one call (even with refusals): the connection itself works. */
+  answered?: boolean;
 }
 
 type LedgerRow = {
@@ -50,11 +53,12 @@ export function erpConnectionFailureFingerprint(erpConnectionId: string): string
 }
 
 /**
- * How long a post's claim on an order lasts: beyond two upstream timeouts, whoever posted has either had
- * its answer or died. Within it, only a lookup may touch the order, never a second post.
+ * How long a post's claim on an order lasts: beyond the longest governor wait and two upstream timeouts,
+ * whoever posted has either had its answer or died. Within it, only a lookup may touch the order, never a second post.
  */
 function claimSecondsOf(ctx: ServiceContext): number {
-  return Math.ceil((ctx.config.upstream.timeoutMs * 2) / 1000) + 5;
+  // A chunk may wait up to the governor's longest wait for its permit, then up to two timeouts (a retry).
+  return Math.ceil((DEFAULT_MAX_WAIT_MS + ctx.config.upstream.timeoutMs * 2) / 1000) + 5;
 }
 
 /**
@@ -143,11 +147,12 @@ export async function pushOrdersToErp({
   const byReference = new Map(loaded.rows.map((row) => [row.reference, row]));
   const confirmedIds = new Set<string>();
   const deferred: LedgerRow[] = [];
-  let ready: ErpOrderInput[] = [];
+  const ready: ErpOrderInput[] = [];
   try {
     // A post without an answer (timeout, crash): ask the ERP before anything is posted again.
     if (toLookUp.length > 0) {
       const found = await adapter.findOrders(toLookUp.map((row) => row.reference));
+      summary.answered = true;
       for (const row of toLookUp) {
         const hit = found.get(row.reference);
         if (hit) {
@@ -187,32 +192,38 @@ export async function pushOrdersToErp({
     }
 
     if (mapped.length > 0) {
-      // Claim before posting, atomically: only rows still unclaimed (or whose claim expired) are ours to
-      // post, so two consumers holding the same order never both post it. Committed before the call, the
-      // claim also marks the post as possibly done should its answer be lost.
-      const [claimed] = await tenantBatch(ctx.db.http, t, (db) => [
-        db.execute<{ reference: string }>(sql`
-          update erp_push_ledger l
-             set status = 'in_flight', attempts = l.attempts + 1, last_attempt_at = now(), pushed_version = o.version,
-                 updated_at = now()
-            from orders o
-           where l.tenant_id = ${t} and l.erp_connection_id = ${erpId} and o.tenant_id = l.tenant_id
-             and o.id = l.order_id and l.reference = any(${sql.param(mapped.map((r) => r.reference))}::text[])
-             and (l.status in ('pending', 'rejected')
-                  or (l.status = 'in_flight'
-                      and (l.last_attempt_at is null or l.last_attempt_at < now() - make_interval(secs => ${claimSeconds}))))
-           returning l.reference`),
-      ]);
-      const ours = new Set(claimed.rows.map((row) => row.reference));
-      ready = mapped.filter((r) => ours.has(r.reference));
-      for (const r of mapped) {
-        const row = byReference.get(r.reference);
-        if (!ours.has(r.reference) && row) deferred.push(row);
-      }
+      // Each chunk is claimed right before it is posted, atomically: only rows still unclaimed (or whose
+      // claim expired) are ours, so two consumers holding the same order never both post it, and a claim
+      // never ages while earlier chunks wait for the ERP. Committed before the call, the claim also marks
+      // the post as possibly done should its answer be lost.
+      const claim = async (chunk: ErpOrderInput[]): Promise<ErpOrderInput[]> => {
+        const [claimed] = await tenantBatch(ctx.db.http, t, (db) => [
+          db.execute<{ reference: string }>(sql`
+            update erp_push_ledger l
+               set status = 'in_flight', attempts = l.attempts + 1, last_attempt_at = now(),
+                   pushed_version = o.version, updated_at = now()
+              from orders o
+             where l.tenant_id = ${t} and l.erp_connection_id = ${erpId} and o.tenant_id = l.tenant_id
+               and o.id = l.order_id and l.reference = any(${sql.param(chunk.map((r) => r.reference))}::text[])
+               and (l.status in ('pending', 'rejected')
+                    or (l.status = 'in_flight'
+                        and (l.last_attempt_at is null
+                             or l.last_attempt_at < now() - make_interval(secs => ${claimSeconds}))))
+             returning l.reference`),
+        ]);
+        const ours = new Set(claimed.rows.map((row) => row.reference));
+        const mine = chunk.filter((r) => ours.has(r.reference));
+        for (const r of chunk) {
+          const row = byReference.get(r.reference);
+          if (!ours.has(r.reference) && row) deferred.push(row);
+        }
+        ready.push(...mine);
+        return mine;
+      };
       summary.calls = await postInBatches(
         adapter,
-        ready,
-        { batchSize: settings.batchSize, concurrency: settings.requestConcurrency },
+        mapped,
+        { batchSize: settings.batchSize, concurrency: settings.requestConcurrency, claim },
         outcomes,
         byReference,
         summary,
@@ -248,7 +259,12 @@ export async function pushOrdersToErp({
 async function postInBatches(
   adapter: ErpAdapter,
   ready: ErpOrderInput[],
-  options: { batchSize: number; concurrency: number },
+  options: {
+    batchSize: number;
+    concurrency: number;
+    /** Claims a chunk's orders in the ledger; only what it returns is posted. */
+    claim: (chunk: ErpOrderInput[]) => Promise<ErpOrderInput[]>;
+  },
   outcomes: Map<string, ErpPushResult>,
   byReference: Map<string, LedgerRow>,
   summary: PushSummary,
@@ -263,12 +279,15 @@ async function postInBatches(
   const worker = async () => {
     while (summary.retryError === undefined && next < chunks.length) {
       const chunk = chunks[next++] ?? [];
-      calls += 1;
       try {
-        for (const result of await adapter.pushOrders(chunk)) {
+        const mine = await options.claim(chunk);
+        if (mine.length === 0) continue;
+        calls += 1;
+        for (const result of await adapter.pushOrders(mine)) {
           const row = byReference.get(result.reference);
           if (row) outcomes.set(row.id, result);
         }
+        summary.answered = true;
       } catch (error) {
         summary.retryError ??= error;
       }
@@ -332,7 +351,9 @@ async function recordPushOutcomes(
       fingerprints: [
         ...syncedIds.map((id) => pushFailureFingerprint(id)),
         // The ERP answered: whatever blocked the connection is gone.
-        ...(accepted.length > 0 ? [erpConnectionFailureFingerprint(input.erpConnectionId)] : []),
+        ...(input.summary.answered && !input.summary.blocked
+          ? [erpConnectionFailureFingerprint(input.erpConnectionId)]
+          : []),
       ],
       actor,
     }),

@@ -148,7 +148,9 @@ export async function pollErpShipments({
           from jsonb_to_recordset(${JSON.stringify(invoiceRows)}::jsonb) as x(
                  order_id uuid, external_id text, number text, currency text, total_minor bigint, issued_at timestamptz)
         on conflict (tenant_id, order_id, source, external_id) do nothing`),
-      selectPendingShipments(db, t, { orderIds: due.rows.map((row) => row.order_id) }),
+      // Every shipment of this ERP still to be written back, oldest first — also a second parcel of an
+      // order already shipped, and those a previous run left (cap, outage).
+      selectPendingShipments(db, t, { erpConnectionId: erp.id, limit: FULFILMENTS_PER_RUN }),
       db.execute(sql`
         update erp_push_ledger set last_shipment_check_at = now(), updated_at = now()
          where tenant_id = ${t} and erp_connection_id = ${erp.id}
@@ -156,7 +158,7 @@ export async function pollErpShipments({
     ]);
     await fulfilShipments(ctx, {
       tenantId: t,
-      shipments: pending.rows.slice(0, FULFILMENTS_PER_RUN),
+      shipments: pending.rows,
       trigger: input.trigger,
       summary,
       lease,
@@ -180,7 +182,7 @@ function actorOf(ctx: ServiceContext): Actor {
 function selectPendingShipments(
   db: Parameters<Parameters<typeof tenantBatch>[2]>[0],
   tenantId: string,
-  filter: { orderIds?: string[]; shipmentId?: string },
+  filter: { erpConnectionId?: string; shipmentId?: string; limit?: number },
 ) {
   return db.execute<PendingShipment>(sql`
     select s.id, s.order_id, o.external_id as order_external_id, o.status as order_status,
@@ -192,10 +194,11 @@ function selectPendingShipments(
      where s.tenant_id = ${tenantId} and s.writeback_status in ('pending', 'failed')
        and ${
          filter.shipmentId === undefined
-           ? sql`s.writeback_status = 'pending' and s.order_id = any(${sql.param(filter.orderIds ?? [])}::uuid[])`
+           ? sql`s.writeback_status = 'pending' and s.source_connection_id = ${filter.erpConnectionId ?? null}`
            : sql`s.id = ${filter.shipmentId}`
        }
-     order by s.shipped_at`);
+     order by s.shipped_at
+     limit ${filter.limit ?? 1}`);
 }
 
 /** Invoiced = shipped and an invoice on record (whichever arrived first). */

@@ -82,6 +82,21 @@ export async function seedDemoConnections(ownerUrl: string, credentialsKeys: str
       credentials: { accessToken: DEMO_SHOPIFY_TOKEN },
       erpConnectionId: erpId,
     });
+    // The fakes start empty on every `npm start` (and hand out the same ids again), so the demo
+    // connections' synced state starts over with them: orders (with their transitions, ledger rows,
+    // shipments and invoices), jobs, failures, and the streams' checkpoints.
+    await client.query("delete from orders where tenant_id = $1 and connection_id = $2", [
+      tenantId,
+      channelId,
+    ]);
+    await client.query("delete from sync_jobs where tenant_id = $1 and connection_id = any($2)", [
+      tenantId,
+      [channelId, erpId],
+    ]);
+    await client.query("delete from sync_failures where tenant_id = $1 and connection_id = any($2)", [
+      tenantId,
+      [channelId, erpId],
+    ]);
     const since = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
     for (const [connectionId, resource] of [
       [channelId, "orders"],
@@ -90,7 +105,10 @@ export async function seedDemoConnections(ownerUrl: string, credentialsKeys: str
     ] as const) {
       await client.query(
         `insert into sync_streams (tenant_id, connection_id, resource, checkpoint, interval_seconds)
-         values ($1, $2, $3, $4, 60) on conflict do nothing`,
+         values ($1, $2, $3, $4, 60)
+         on conflict (tenant_id, connection_id, resource) do update
+           set checkpoint = excluded.checkpoint, next_due_at = now(), lease_owner = null, lease_until = null,
+               last_error = null, consecutive_failures = 0`,
         [tenantId, connectionId, resource, resource === "orders" ? { updatedSince: since } : {}],
       );
     }

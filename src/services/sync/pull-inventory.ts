@@ -216,7 +216,9 @@ async function storeInventoryPage(
       // A level set aside before and valid now is resolved.
       resolveSyncFailures(db, {
         tenantId: connection.tenantId,
-        fingerprints: rows.map((row) => inventoryLevelFailureFingerprint(connection.id, row.sku, row.location_id)),
+        fingerprints: rows.map((row) =>
+          inventoryLevelFailureFingerprint(connection.id, row.sku, row.location_id),
+        ),
         actor: { type: "system", name: "stream:inventory" },
       }),
     ]),

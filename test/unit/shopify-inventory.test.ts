@@ -12,6 +12,7 @@ import { InventoryLevel } from "../../src/domain/commerce";
 import { UpstreamError } from "../../src/lib/errors";
 import { type UpstreamGate, type UpstreamOutcome, ungatedUpstream } from "../../src/lib/upstream-gate";
 import { type FakeInventoryLevelSummary, type ShopifyFake, startShopifyFake } from "../fakes/shopify";
+import { localBucketGate } from "../support/local-bucket-gate";
 
 let fake: ShopifyFake;
 let shopCount = 0;
@@ -44,45 +45,6 @@ function recordingGate(): UpstreamGate & { acquired: number[]; released: Upstrea
       return {
         async release(outcome) {
           released.push(outcome);
-        },
-      };
-    },
-  };
-}
-
-/** A cost-bucket governor of one shop: waits until its model of the bucket holds the cost, learns on release. */
-function bucketGate(limits: { maximumAvailable: number; restoreRate: number }): UpstreamGate {
-  let available = limits.maximumAvailable;
-  let at = Date.now();
-  let turn: Promise<void> = Promise.resolve();
-  const refill = () => {
-    const now = Date.now();
-    available = Math.min(limits.maximumAvailable, available + ((now - at) / 1000) * limits.restoreRate);
-    at = now;
-  };
-  return {
-    async acquire({ cost }) {
-      const mine = turn.then(async () => {
-        for (;;) {
-          refill();
-          if (available >= cost) {
-            available -= cost;
-            return;
-          }
-          await new Promise((r) =>
-            setTimeout(r, Math.ceil(((cost - available) / limits.restoreRate) * 1000) + 1),
-          );
-        }
-      });
-      turn = mine;
-      await mine;
-      return {
-        async release(outcome) {
-          refill();
-          if (outcome.actualCost !== undefined) available += cost - outcome.actualCost;
-          else if (outcome.failure === "rate_limited") available += cost;
-          available = Math.min(available, limits.maximumAvailable);
-          if (outcome.throttle) available = Math.min(available, outcome.throttle.currentlyAvailable);
         },
       };
     },
@@ -222,7 +184,7 @@ describe("listInventoryLevels against the Shopify fake", () => {
   it("never sends a request the bucket cannot cover when a cost-bucket governor holds the gate", async () => {
     const limits = { maximumAvailable: 1000, restoreRate: 20_000 };
     const shop = newShop(limits);
-    const adapter = adapterFor(shop, { gate: bucketGate(limits) });
+    const adapter = adapterFor(shop, { gate: localBucketGate(limits) });
     await Promise.all(Array.from({ length: 8 }, () => wholePass(adapter, 30)));
     const stats = fake.stats(shop.shop);
     expect(stats.requestedCost).toBeGreaterThan(5 * limits.maximumAvailable);

@@ -13,6 +13,7 @@
  * | auth:apikey:<sha256>        | JSON CachedApiKey {id,tenantId,scopes,expiresAt,revoked,tenantStatus} | 1 min | API-key auth (deleted on revoke) |
  * | lingxing:token:<appId>      | sealed JSON { accessToken, refreshToken, expiresAt } (secret-box, aad lingxing-token:<appId>) | until expiry | Lingxing adapter token store |
  * | lingxing:token-lock:<appId> | random owner id: one isolate refreshes at a time (refresh tokens are single-use) | 10 s | Lingxing adapter token store |
+ * | idem:<tenant>:<caller>:<sha256(key)> | JSON { state: pending, fingerprint } while the write runs, then { state: done, fingerprint, status, contentType, body } | 24 h | Idempotency-Key handling (src/http/idempotency.ts) |
  * | any key above, invalidated  | JSON { tombstone: true } (invalidateCache)       | 30 s    | readers treat it as a miss; auth read-through writes use NX |
  * | rl:<group>:<id>…            | @upstash/ratelimit sliding-window counters       | window  | rate-limit middleware   |
  * | auth:fail:acct|ip:<id>…     | @upstash/ratelimit counters of failed logins     | window  | login lockout           |
@@ -42,6 +43,10 @@ export const cacheKeys = {
   authSessionRevoked: { name: (sessionId: string) => `auth:session-revoked:${sessionId}` },
   authApiKey: { name: (keyHash: string) => `auth:apikey:${keyHash}`, ttlSeconds: 60 },
   loginLock: { name: (account: string) => `auth:lock:${account}` },
+  idempotency: {
+    name: (tenantId: string, caller: string, keyHash: string) => `idem:${tenantId}:${caller}:${keyHash}`,
+    ttlSeconds: 24 * 60 * 60,
+  },
   lingxingToken: { name: (appId: string) => `lingxing:token:${appId}` },
   lingxingTokenLock: { name: (appId: string) => `lingxing:token-lock:${appId}` },
   loginStrikes: { name: (account: string) => `auth:strikes:${account}`, ttlSeconds: 24 * 60 * 60 },

@@ -6,6 +6,7 @@ import { type Principal, requirePermissionOf, resolveUserPrincipal } from "../se
 import { loadKeyring, looksLikeApiKey, verifyAccessToken } from "../services/auth/tokens";
 import type { ServiceContext } from "../services/context";
 import { consumeRateLimit } from "../services/rate-limit/limiter";
+import { runIdempotently, wantsIdempotency } from "./idempotency";
 import { clientIp } from "./rate-limit";
 import type { AppEnv } from "./types";
 
@@ -38,6 +39,8 @@ export function authenticate(options: { allowApplicant?: boolean } = {}): Middle
       throw new ForbiddenError("This account is awaiting approval");
     }
     bindPrincipal(ctx, principal);
+    // Idempotency needs the caller (keys are per caller) and must wrap everything the write does.
+    if (wantsIdempotency(c)) return runIdempotently(c, principal, next);
     await next();
   };
 }

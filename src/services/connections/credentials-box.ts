@@ -1,18 +1,11 @@
-import { PreconditionFailedError, ServiceUnavailableError } from "../../lib/errors";
-import { decryptSecret, encryptSecret, type Keyring, parseKeyring } from "../../lib/secret-box";
+import { credentialsKeyring } from "../../lib/credentials-keyring";
+import { PreconditionFailedError } from "../../lib/errors";
+import { decryptSecret, encryptSecret, type Keyring } from "../../lib/secret-box";
 import { credentialsAad } from "./connection-config";
 
-const keyrings = new Map<string, Keyring>();
-
-/** Parsed once per isolate per `CREDENTIALS_KEYS` value; the keyring caches its imported CryptoKeys. */
+/** The one keyring cache (src/lib/credentials-keyring.ts), by the raw `CREDENTIALS_KEYS` value. */
 function keyringOf(raw: string): Keyring {
-  let ring = keyrings.get(raw);
-  if (!ring) {
-    if (raw.trim() === "") throw new ServiceUnavailableError("Credential storage is not configured");
-    ring = parseKeyring(raw);
-    keyrings.set(raw, ring);
-  }
-  return ring;
+  return credentialsKeyring({ credentialsKeys: raw });
 }
 
 /**

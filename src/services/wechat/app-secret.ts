@@ -1,5 +1,5 @@
-import { ServiceUnavailableError } from "../../lib/errors";
-import { decryptSecret, encryptSecret, type Keyring, parseKeyring } from "../../lib/secret-box";
+import { credentialsKeyring } from "../../lib/credentials-keyring";
+import { decryptSecret, encryptSecret, type Keyring } from "../../lib/secret-box";
 
 /**
  * A tenant's mini-program secret at rest: sealed with `CREDENTIALS_KEYS`, bound (aad) to the tenant and
@@ -9,17 +9,9 @@ export function wechatSecretAad(tenantId: string, appId: string): string {
   return `wechat:${tenantId}:${appId}`;
 }
 
-const keyrings = new Map<string, Keyring>();
-
-/** Parsed once per isolate per secret value; the keyring caches its imported CryptoKeys. */
+/** The one keyring cache (src/lib/credentials-keyring.ts), by the raw `CREDENTIALS_KEYS` value. */
 function keyringOf(raw: string): Keyring {
-  let ring = keyrings.get(raw);
-  if (!ring) {
-    if (raw.trim() === "") throw new ServiceUnavailableError("Credential storage is not configured");
-    ring = parseKeyring(raw);
-    keyrings.set(raw, ring);
-  }
-  return ring;
+  return credentialsKeyring({ credentialsKeys: raw });
 }
 
 export function sealWechatSecret(

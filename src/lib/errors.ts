@@ -1,3 +1,5 @@
+import type { UpstreamFailureKind } from "./upstream-gate";
+
 /**
  * The one error hierarchy. Services throw these; `src/http/errors.ts` maps codes to HTTP status in one place.
  * Messages of 4xx errors are shown to the caller; 5xx messages never leave the server.
@@ -92,18 +94,36 @@ export class RateLimitedError extends AppError {
   }
 }
 
-/** A call to an external system failed. `retryable` tells queue consumers whether to back off and retry. */
+/**
+ * A call to an external system failed. `retryable` tells queue consumers whether to back off and retry;
+ * `kind` says why, for the engine and the rate governor (src/lib/upstream-gate.ts): a retryable failure is
+ * `retryable` or `rate_limited`, a final one `auth` or `permanent`. Also in `details.kind`.
+ */
 export class UpstreamError extends AppError {
   readonly code = "UPSTREAM_ERROR";
   readonly retryable: boolean;
   readonly retryAfterSeconds: number | undefined;
+  readonly kind: UpstreamFailureKind;
   constructor(
     message: string,
-    options: { upstream: string; retryable: boolean; retryAfterSeconds?: number; cause?: unknown },
+    options: {
+      upstream: string;
+      retryable: boolean;
+      kind?: UpstreamFailureKind;
+      retryAfterSeconds?: number;
+      cause?: unknown;
+      /** Vendor facts worth keeping beside the error (its own code, request id). */
+      details?: ErrorDetails;
+    },
   ) {
-    super(message, { details: { upstream: options.upstream }, cause: options.cause });
+    const kind = options.kind ?? (options.retryable ? "retryable" : "permanent");
+    super(message, {
+      details: { ...options.details, upstream: options.upstream, kind },
+      cause: options.cause,
+    });
     this.retryable = options.retryable;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.kind = kind;
   }
 }
 

@@ -6,7 +6,7 @@ import type { ChannelType, InventoryLevel, Order } from "../../domain/commerce";
  *
  * Errors: every method throws `UpstreamError` from src/lib/errors.ts with `retryable` and, where the
  * channel said so, `retryAfterSeconds`; credentials refused → `UpstreamError` with `retryable: false` and
- * `details.kind = "auth"` (see `upstreamErrorKind`).
+ * `kind: "auth"`.
  */
 export interface OrdersPage {
   orders: Order[];

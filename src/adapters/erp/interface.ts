@@ -5,7 +5,7 @@ import type { ErpOrderInput } from "../../domain/erp-order";
  * What the sync engine needs from an ERP. One implementation per ERP (src/adapters/erp/<erp>/client.ts).
  *
  * Errors: a whole call that fails throws `UpstreamError` (src/lib/errors.ts) with `retryable` and, where
- * the ERP said so, `retryAfterSeconds`; `details.kind` is one of "retryable" | "rate_limited" | "auth" |
+ * the ERP said so, `retryAfterSeconds`; its `kind` is one of "retryable" | "rate_limited" | "auth" |
  * "permanent". A batch call that the ERP answered reports per-order outcomes instead of throwing.
  */
 

@@ -1,6 +1,7 @@
 import { backoffSeconds } from "../../lib/backoff";
 import { ForbiddenError, UnauthorizedError, UpstreamError, ValidationError } from "../../lib/errors";
 import type { LogFields, Logger } from "../../lib/logger";
+import { type Scrubber, scrubber } from "../../lib/scrub";
 import { interpretCode2Session, interpretStableToken, wechatRequestId } from "./transform";
 import type { WechatErrorKind, WechatSession } from "./types";
 
@@ -471,31 +472,4 @@ function retryAfter(header: string | null): number {
 export function secondsUntilChinaMidnight(nowMs: number): number {
   const sinceMidnight = (Math.floor(nowMs / 1000) + CHINA_UTC_OFFSET_SECONDS) % 86_400;
   return Math.max(RATE_LIMIT_RETRY_AFTER_SECONDS, 86_400 - sinceMidnight);
-}
-
-interface Scrubber {
-  text(value: string): string;
-  /** A plain Error safe to attach as `cause` or log: name and message only, secrets and query strings removed. */
-  error(value: unknown): Error;
-}
-
-function scrubber(secrets: string[]): Scrubber {
-  const needles = [...new Set(secrets.flatMap((s) => [s, encodeURIComponent(s)]))].filter(
-    (s) => s.length >= 4,
-  );
-  const text = (value: string) => {
-    let out = value.replace(/\?[^\s"'<>]*/g, "?[redacted]");
-    for (const needle of needles) out = out.split(needle).join("[redacted]");
-    return out;
-  };
-  return {
-    text,
-    error(value) {
-      if (!(value instanceof Error)) return new Error(text(String(value)));
-      const inner = value.cause instanceof Error ? ` (${value.cause.name}: ${value.cause.message})` : "";
-      const safe = new Error(text(`${value.message}${inner}`));
-      safe.name = value.name;
-      return safe;
-    },
-  };
 }

@@ -12,7 +12,7 @@ import { resolveSyncFailures, upsertSyncFailure } from "../sync-failures/stateme
 import { channelAdapterFor, channelSettingsOf, type SyncConnection } from "./adapters";
 import { enqueueOrderPushes } from "./enqueue";
 import { errorKindOf, errorText } from "./failure-kind";
-import { orderPullFailureFingerprint } from "./pull-orders";
+import { orderPullFailureFingerprint, setAsideOrderStatement } from "./pull-orders";
 import { storeOrdersStatements } from "./store-orders";
 
 type BackfillMessage = Extract<ChannelPullMessage, { type: "orders.backfill" }>;
@@ -169,24 +169,7 @@ async function storeChunk(
           actor,
         })
       : []),
-    ...rejected.map((bad) =>
-      upsertSyncFailure(db, {
-        tenantId: connection.tenantId,
-        connectionId: connection.id,
-        operation: "pull",
-        fingerprint: orderPullFailureFingerprint(connection.id, bad.externalId),
-        payload: {
-          type: "orders.backfill",
-          tenantId: connection.tenantId,
-          connectionId: connection.id,
-          jobId: crypto.randomUUID(),
-          since: new Date(Date.parse(bad.updatedAt ?? input.since) - 1000).toISOString(),
-          mode: "paged",
-        },
-        errorKind: "invalid",
-        error: `order ${bad.externalId} does not fit the order model: ${bad.error}`,
-      }),
-    ),
+    ...rejected.map((bad) => setAsideOrderStatement(db, connection, bad, input.since)),
     // An order set aside before and stored now (its replay, or a later fix in the channel) is resolved.
     resolveSyncFailures(db, {
       tenantId: connection.tenantId,

@@ -3,16 +3,15 @@ import { AppError, UpstreamError } from "../../lib/errors";
 /**
  * How the engine treats a failure: retry it (with backoff, honouring Retry-After), or stop and hand it
  * to a person (a `sync_failures` row). Adapters say which through `UpstreamError.retryable` and
- * `details.kind`; anything unexpected is treated as retryable so a bug in our code never loses work (it
+ * `kind`; anything unexpected is treated as retryable so a bug in our code never loses work (it
  * reaches the dead-letter queue after the retries and is recorded there).
  */
 export type EngineErrorKind = "retryable" | "rate_limited" | "auth" | "permanent" | "invalid";
 
 export function errorKindOf(error: unknown): EngineErrorKind {
   if (error instanceof UpstreamError) {
-    const kind = error.details?.kind;
-    if (kind === "auth") return "auth";
-    if (kind === "rate_limited") return "rate_limited";
+    if (error.kind === "auth") return "auth";
+    if (error.kind === "rate_limited") return "rate_limited";
     if (!error.retryable) return "permanent";
     return "retryable";
   }

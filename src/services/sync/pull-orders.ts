@@ -1,4 +1,5 @@
 import type { OrdersPage } from "../../adapters/channels/interface";
+import type { HttpDb } from "../../db/client";
 import { tenantBatch } from "../../db/tenant";
 import { Order } from "../../domain/commerce";
 import type { SyncTrigger } from "../../queues/hub-messages";
@@ -203,28 +204,7 @@ async function storeOrdersPage(
         : []),
       // An order that cannot be mapped is set aside (the stream moves on); its replay re-reads the channel
       // from just before that order's last update, through a paged backfill.
-      ...invalid.map((bad) =>
-        upsertSyncFailure(db, {
-          tenantId: connection.tenantId,
-          connectionId: connection.id,
-          operation: "pull",
-          fingerprint: orderPullFailureFingerprint(connection.id, bad.externalId),
-          payload: {
-            type: "orders.backfill",
-            tenantId: connection.tenantId,
-            connectionId: connection.id,
-            jobId: crypto.randomUUID(),
-            since: new Date(
-              (bad.updatedAt === null
-                ? Date.parse(input.checkpoint.updatedSince)
-                : Date.parse(bad.updatedAt)) - 1000,
-            ).toISOString(),
-            mode: "paged",
-          },
-          errorKind: "invalid",
-          error: `order ${bad.externalId} does not fit the order model: ${bad.error}`,
-        }),
-      ),
+      ...invalid.map((bad) => setAsideOrderStatement(db, connection, bad, input.checkpoint.updatedSince)),
       resolveSyncFailures(db, {
         tenantId: connection.tenantId,
         fingerprints: valid.map((order) => orderPullFailureFingerprint(connection.id, order.externalId)),
@@ -240,4 +220,32 @@ async function storeOrdersPage(
 /** One order of a channel that could not be stored; resolved when that order is stored after all. */
 export function orderPullFailureFingerprint(connectionId: string, externalId: string): string {
   return `pull-order:${connectionId}:${externalId}`;
+}
+
+/**
+ * Sets aside an order that does not fit the order model, so its stream moves on: a failure whose replay is
+ * a paged backfill from just before that order's last update (or `fallbackSince` when it has none).
+ */
+export function setAsideOrderStatement(
+  db: HttpDb,
+  connection: { tenantId: string; id: string },
+  bad: { externalId: string; updatedAt: string | null; error: string },
+  fallbackSince: string,
+) {
+  return upsertSyncFailure(db, {
+    tenantId: connection.tenantId,
+    connectionId: connection.id,
+    operation: "pull",
+    fingerprint: orderPullFailureFingerprint(connection.id, bad.externalId),
+    payload: {
+      type: "orders.backfill",
+      tenantId: connection.tenantId,
+      connectionId: connection.id,
+      jobId: crypto.randomUUID(),
+      since: new Date(Date.parse(bad.updatedAt ?? fallbackSince) - 1000).toISOString(),
+      mode: "paged",
+    },
+    errorKind: "invalid",
+    error: `order ${bad.externalId} does not fit the order model: ${bad.error}`,
+  });
 }

@@ -2,6 +2,7 @@ import type * as z from "zod";
 import type { InventoryLevel, Order } from "../../../domain/commerce";
 import { backoffSeconds } from "../../../lib/backoff";
 import { UpstreamError } from "../../../lib/errors";
+import { scrubber } from "../../../lib/scrub";
 import type { UpstreamFailureKind, UpstreamGate, UpstreamOutcome } from "../../../lib/upstream-gate";
 import type { BulkExportChunk, ChannelAdapter, FulfillmentInput, OrdersPage } from "../interface";
 import {
@@ -109,7 +110,7 @@ export interface ShopifyAdapterInput {
   backoffCapMs?: number;
 }
 
-/** An `UpstreamError` with `details.kind`, the classification services and the governor act on. */
+/** An `UpstreamError` with its `kind`, the classification services and the governor act on. */
 function upstreamError(
   message: string,
   kind: UpstreamFailureKind,
@@ -118,11 +119,10 @@ function upstreamError(
   const error = new UpstreamError(message, {
     upstream: UPSTREAM,
     retryable: kind === "retryable" || kind === "rate_limited",
+    kind,
     ...(options.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: options.retryAfterSeconds }),
     ...(options.cause === undefined ? {} : { cause: options.cause }),
   });
-  // UpstreamError's constructor has no `kind` yet; the details object is ours to complete.
-  if (error.details !== undefined) error.details.kind = kind;
   return error;
 }
 
@@ -170,16 +170,10 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter
   const backoffBaseMs = input.backoffBaseMs ?? 250;
   const backoffCapMs = input.backoffCapMs ?? 5000;
 
-  /** Removes the access token from any text that might leave this module. */
-  const scrub = (text: string) =>
-    accessToken.length >= 4 ? text.split(accessToken).join("[redacted]") : text;
-  const safeCause = (error: unknown): Error => {
-    if (!(error instanceof Error)) return new Error(scrub(String(error)));
-    const inner = error.cause instanceof Error ? ` (${error.cause.name}: ${error.cause.message})` : "";
-    const safe = new Error(scrub(`${error.message}${inner}`));
-    safe.name = error.name;
-    return safe;
-  };
+  /** Removes the access token (and signed query strings, e.g. bulk file URLs) from text leaving this module. */
+  const scrubbing = scrubber([accessToken]);
+  const scrub = scrubbing.text;
+  const safeCause = scrubbing.error;
   // backoffSeconds is a unit-free formula below its 12 h clamp: fed milliseconds, it returns milliseconds.
   const backoffMs = (attempt: number) =>
     backoffSeconds(attempt, { baseSeconds: backoffBaseMs, capSeconds: backoffCapMs, random });

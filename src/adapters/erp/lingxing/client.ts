@@ -2,6 +2,7 @@ import type { Shipment } from "../../../domain/commerce";
 import { backoffSeconds } from "../../../lib/backoff";
 import { UpstreamError } from "../../../lib/errors";
 import type { Logger } from "../../../lib/logger";
+import { scrubber } from "../../../lib/scrub";
 import type { UpstreamFailureKind, UpstreamGate, UpstreamOutcome } from "../../../lib/upstream-gate";
 import type { ErpAdapter, ErpOrderInput, ErpOrderStatus, ErpPushResult } from "../interface";
 import { canonicalJson, type LingxingParams, type LingxingParamValue, signLingxingParams } from "./sign";
@@ -48,7 +49,7 @@ import {
  * (outbound orders with tracking numbers). Lingxing publishes no API for sales invoices (its only invoice
  * API lists Amazon advertising invoices), so this adapter has no `listInvoices`.
  *
- * Failure mapping (`details.kind` on the thrown `UpstreamError`):
+ * Failure mapping (the `kind` of the thrown `UpstreamError`):
  * | condition                                   | reads (list)                    | order create                              |
  * |---------------------------------------------|---------------------------------|-------------------------------------------|
  * | 2001003 expired / 2001005 superseded token   | renew once, repeat once; then auth | same (the gateway refused: nothing created) |
@@ -146,20 +147,16 @@ class LingxingRefusalError extends UpstreamError {
     super(message, {
       upstream: UPSTREAM,
       retryable: kind === "retryable" || kind === "rate_limited",
+      kind,
+      details: { lingxingCode, requestId: options.requestId },
       ...(options.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: options.retryAfterSeconds }),
     });
-    tagKind(this, kind, { lingxingCode, requestId: options.requestId });
   }
 
   /** A refusal of what the request asked for (not of how it was sent): the orders in it may be at fault. */
   get refusesContent(): boolean {
     return this.lingxingKind === "invalid_request" && this.lingxingCode !== "3001001";
   }
-}
-
-/** `UpstreamError` has no `kind` option yet: the contract puts it in `details`. */
-function tagKind(error: UpstreamError, kind: UpstreamFailureKind, extra: Record<string, unknown> = {}): void {
-  if (error.details !== undefined) Object.assign(error.details, { kind, ...extra });
 }
 
 function upstreamError(
@@ -170,10 +167,10 @@ function upstreamError(
   const error = new UpstreamError(message, {
     upstream: UPSTREAM,
     retryable: kind === "retryable" || kind === "rate_limited",
+    kind,
     ...(options.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: options.retryAfterSeconds }),
     ...(options.cause === undefined ? {} : { cause: options.cause }),
   });
-  tagKind(error, kind);
   return error;
 }
 
@@ -760,33 +757,6 @@ export function createInMemoryLingxingTokenStore(initial: LingxingToken | null =
       const run = tail.then(fn);
       tail = run.catch(() => undefined);
       return run;
-    },
-  };
-}
-
-interface Scrubber {
-  text(value: string): string;
-  /** A plain Error safe to attach as `cause` or log: name and message only, secrets and query strings removed. */
-  error(value: unknown): Error;
-}
-
-function scrubber(secrets: string[]): Scrubber {
-  const needles = [...new Set(secrets.flatMap((s) => [s, encodeURIComponent(s)]))].filter(
-    (s) => s.length >= 4,
-  );
-  const text = (value: string) => {
-    let out = value.replace(/\?[^\s"'<>]*/g, "?[redacted]");
-    for (const needle of needles) out = out.split(needle).join("[redacted]");
-    return out;
-  };
-  return {
-    text,
-    error(value) {
-      if (!(value instanceof Error)) return new Error(text(String(value)));
-      const inner = value.cause instanceof Error ? ` (${value.cause.name}: ${value.cause.message})` : "";
-      const safe = new Error(text(`${value.message}${inner}`));
-      safe.name = value.name;
-      return safe;
     },
   };
 }

@@ -97,7 +97,7 @@ export class RateLimitedError extends AppError {
 /**
  * A call to an external system failed. `retryable` tells queue consumers whether to back off and retry;
  * `kind` says why, for the engine and the rate governor (src/lib/upstream-gate.ts): a retryable failure is
- * `retryable` or `rate_limited`, a final one `auth` or `permanent`. Also in `details.kind`.
+ * `retryable` or `rate_limited`, a final one `auth` or `permanent`. Given explicitly, also in `details.kind`.
  */
 export class UpstreamError extends AppError {
   readonly code = "UPSTREAM_ERROR";
@@ -118,7 +118,11 @@ export class UpstreamError extends AppError {
   ) {
     const kind = options.kind ?? (options.retryable ? "retryable" : "permanent");
     super(message, {
-      details: { ...options.details, upstream: options.upstream, kind },
+      details: {
+        ...options.details,
+        upstream: options.upstream,
+        ...(options.kind === undefined ? {} : { kind: options.kind }),
+      },
       cause: options.cause,
     });
     this.retryable = options.retryable;

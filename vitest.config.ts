@@ -44,6 +44,9 @@ export default defineConfig({
                 WECHAT_API_BASE: inject("wechatApiBase"),
                 SHOPIFY_API_BASE: `${inject("shopifyFakeUrl")}/shops/{shop}`,
                 LINGXING_API_BASE: inject("lingxingFakeUrl"),
+                TIKTOK_API_BASE: inject("tiktokFakeUrl"),
+                PUBLIC_BASE_URL: "https://tradewind.test",
+                TRACK17_SECURITY_KEYS: "test-17track-key-current,test-17track-key-previous",
                 // Short enough that timeout and breaker paths run in a test's time.
                 UPSTREAM_TIMEOUT_MS: "1500",
                 BREAKER_OPEN_MS: "1000",

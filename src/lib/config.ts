@@ -26,6 +26,15 @@ export interface AppConfig {
   /** Shopify Admin API origin template; `{shop}` is replaced by the shop domain. */
   shopifyApiBase: string;
   lingxingApiBase: string;
+  tiktokApiBase: string;
+  /** This Worker's public origin, for webhook callback URLs; undefined = do not register webhooks. */
+  publicBaseUrl: string | undefined;
+  webhooks: {
+    /** Max distance of a webhook's timestamp from now. */
+    toleranceSeconds: number;
+    /** `TRACK17_SECURITY_KEYS`: 17track push keys, current first; empty = receiver disabled. */
+    track17Keys: string[];
+  };
   /** Every call to a channel or ERP: its timeout, and when its endpoint's circuit breaker opens. */
   upstream: { timeoutMs: number; breakerFailureThreshold: number; breakerOpenMs: number };
 }
@@ -88,6 +97,10 @@ export type ConfigSource = Pick<
   | "WECHAT_API_BASE"
   | "SHOPIFY_API_BASE"
   | "LINGXING_API_BASE"
+  | "TIKTOK_API_BASE"
+  | "PUBLIC_BASE_URL"
+  | "WEBHOOK_TOLERANCE_SECONDS"
+  | "TRACK17_SECURITY_KEYS"
   | "UPSTREAM_TIMEOUT_MS"
   | "BREAKER_FAILURE_THRESHOLD"
   | "BREAKER_OPEN_MS"
@@ -134,6 +147,15 @@ export function readConfig(env: ConfigSource): AppConfig {
     wechatApiBase: nonEmpty(env.WECHAT_API_BASE) ?? "https://api.weixin.qq.com",
     shopifyApiBase: nonEmpty(env.SHOPIFY_API_BASE) ?? "https://{shop}",
     lingxingApiBase: nonEmpty(env.LINGXING_API_BASE) ?? "https://openapi.lingxing.com",
+    tiktokApiBase: nonEmpty(env.TIKTOK_API_BASE) ?? "https://open-api.tiktokglobalshop.com",
+    publicBaseUrl: nonEmpty(env.PUBLIC_BASE_URL)?.replace(/\/+$/, ""),
+    webhooks: {
+      toleranceSeconds: positiveInt(env.WEBHOOK_TOLERANCE_SECONDS, 300),
+      track17Keys: (env.TRACK17_SECURITY_KEYS ?? "")
+        .split(",")
+        .map((k) => k.trim())
+        .filter(Boolean),
+    },
     upstream: {
       timeoutMs: positiveInt(env.UPSTREAM_TIMEOUT_MS, 15_000),
       breakerFailureThreshold: positiveInt(env.BREAKER_FAILURE_THRESHOLD, 5),

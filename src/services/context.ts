@@ -22,7 +22,7 @@ export interface ServiceContext {
   readonly cache: Cache;
   readonly logger: Logger;
   readonly metrics: IoMetrics;
-  readonly queues: { channelPull: Queue; erpPush: Queue; events: Queue };
+  readonly queues: { channelPull: Queue; erpPush: Queue; events: Queue; webhooks: Queue };
   /** One rate governor per upstream account (src/durable-objects/rate-governor.ts). */
   readonly governors: Env["RATE_GOVERNORS"];
   /** Work that may finish after the response (cache writes, closing sockets). */
@@ -62,6 +62,7 @@ export function createServiceContext(input: {
       channelPull: input.env.CHANNEL_PULL_QUEUE,
       erpPush: input.env.ERP_PUSH_QUEUE,
       events: input.env.EVENTS_QUEUE,
+      webhooks: input.env.WEBHOOKS_QUEUE,
     },
     governors: input.env.RATE_GOVERNORS,
     waitUntil: input.waitUntil,

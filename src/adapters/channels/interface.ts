@@ -46,8 +46,34 @@ export interface FulfillmentInput {
   notifyCustomer: boolean;
 }
 
+/** What a channel's webhook subscriptions for one callback URL look like after a sync. */
+export interface WebhookSubscriptionsResult {
+  created: string[];
+  updated: string[];
+  unchanged: string[];
+  /** Subscriptions to the callback URL for topics no longer wanted. */
+  removed: string[];
+}
+
 export interface ChannelAdapter {
   readonly channel: ChannelType;
+  /**
+   * The current state of these orders (channel external ids), read directly: a webhook that only names an
+   * order, or whose payload is incomplete, is resolved through this. Ids the channel does not know are
+   * simply absent from `orders`; orders it knows but the adapter cannot map are in `rejected`.
+   */
+  getOrders?(externalIds: readonly string[]): Promise<Pick<OrdersPage, "orders" | "rejected">>;
+  /**
+   * Makes the channel's webhook subscriptions for `callbackUrl` exactly `topics` (channel topic names):
+   * creates the missing ones, updates those that differ, removes ours for other topics, and leaves the
+   * rest alone. Idempotent: a second call with the same input changes nothing.
+   */
+  syncWebhookSubscriptions?(input: {
+    callbackUrl: string;
+    topics: readonly string[];
+  }): Promise<WebhookSubscriptionsResult>;
+  /** Removes every subscription to `callbackUrl` (disconnect); none left is success. */
+  removeWebhookSubscriptions?(input: { callbackUrl: string }): Promise<{ removed: string[] }>;
   /** Orders updated at or after `updatedSince`, oldest update first, one page per call. */
   listOrdersUpdatedSince(input: {
     updatedSince: string;

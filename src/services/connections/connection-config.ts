@@ -10,6 +10,27 @@ const SHOP_DOMAIN = /^[a-z0-9][a-z0-9-]{0,59}\.myshopify\.com$/;
 export const ShopifyCredentials = z.strictObject({
   /** Admin API access token of the custom app / OAuth offline token (`shpat_…`). */
   accessToken: z.string().min(10).max(500),
+  /**
+   * The app's client secret (API secret key): Shopify signs every webhook with it. Without it the
+   * connection's webhooks cannot be verified, so none are registered and every delivery is refused.
+   */
+  clientSecret: z.string().min(1).max(500).optional(),
+  /** The secret being rotated out: deliveries signed with it still verify until it is removed. */
+  previousClientSecret: z.string().min(1).max(500).optional(),
+});
+
+const TIKTOK_SHOP_ID = /^[0-9]{1,32}$/;
+
+export const TikTokCredentials = z.strictObject({
+  /** The app key and secret of the TikTok Shop Partner Center app (the secret signs API calls and webhooks). */
+  appKey: z.string().min(1).max(200),
+  appSecret: z.string().min(1).max(500),
+  /** The secret being rotated out: webhooks signed with it still verify until it is removed. */
+  previousAppSecret: z.string().min(1).max(500).optional(),
+  /** The seller's access token (`x-tts-access-token`). */
+  accessToken: z.string().min(1).max(2000),
+  /** The shop's `cipher` from Get Authorized Shops: required by every shop-scoped API call. */
+  shopCipher: z.string().min(1).max(500),
 });
 
 export const LingxingCredentials = z.strictObject({
@@ -59,6 +80,13 @@ export const PROVIDERS = {
       .trim()
       .toLowerCase()
       .regex(SHOP_DOMAIN, "Use the shop's permanent domain, e.g. acme.myshopify.com"),
+  },
+  tiktok: {
+    kind: "channel",
+    credentials: TikTokCredentials,
+    settings: ChannelSettings,
+    /** The account is the TikTok Shop id (the `shop_id` of its webhooks). */
+    account: z.string().trim().regex(TIKTOK_SHOP_ID, "Use the TikTok Shop id (digits)"),
   },
   lingxing: {
     kind: "erp",

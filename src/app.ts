@@ -17,6 +17,8 @@ import { settingsApp } from "./routes/settings";
 import { syncApp } from "./routes/sync";
 import { publicTenantsApp } from "./routes/tenants";
 import { usersApp } from "./routes/users";
+import { webhooksApp } from "./routes/webhook-events";
+import { webhookReceiversApp } from "./routes/webhooks";
 
 /** The HTTP surface: shared middleware, one sub-app per route group, the OpenAPI document, fallbacks. */
 export function buildApp() {
@@ -41,6 +43,8 @@ export function buildApp() {
   app.route("/api/v1/orders", ordersApp);
   app.route("/api/v1/inventory", inventoryApp);
   app.route("/api/v1/sync", syncApp);
+  app.route("/api/v1/webhooks", webhooksApp);
+  app.route("/webhooks", webhookReceiversApp);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -15,6 +15,7 @@ import { startNeonGateway } from "../dev/neon-gateway.ts";
 import { startUpstashGateway } from "../dev/upstash-gateway.ts";
 import { startLingxingFake } from "./fakes/lingxing.ts";
 import { startShopifyFake } from "./fakes/shopify.ts";
+import { startTikTokFake } from "./fakes/tiktok.ts";
 import { startWechatFake } from "./fakes/wechat.ts";
 
 const requireCjs = createRequire(import.meta.url);
@@ -37,6 +38,8 @@ declare module "vitest" {
     shopifyFakeUrl: string;
     /** The Lingxing fake (test/fakes/lingxing.ts): the Worker's LINGXING_API_BASE; control API under /__control/. */
     lingxingFakeUrl: string;
+    /** The TikTok Shop fake (test/fakes/tiktok.ts): the Worker's TIKTOK_API_BASE; control API under /__control/. */
+    tiktokFakeUrl: string;
   }
 }
 
@@ -61,6 +64,7 @@ export default async function setup(project: TestProject) {
   const wechat = await startWechatFake();
   const shopify = await startShopifyFake();
   const lingxing = await startLingxingFake();
+  const tiktok = await startTikTokFake();
 
   project.provide("databaseUrl", withDatabase(adminUrl, dbName, "tradewind_app"));
   project.provide("ownerDatabaseUrl", ownerUrl);
@@ -74,6 +78,7 @@ export default async function setup(project: TestProject) {
   project.provide("wechatApiBase", wechat.url);
   project.provide("shopifyFakeUrl", shopify.url);
   project.provide("lingxingFakeUrl", lingxing.url);
+  project.provide("tiktokFakeUrl", tiktok.url);
 
   return async () => {
     await Promise.allSettled([
@@ -82,6 +87,7 @@ export default async function setup(project: TestProject) {
       wechat.close(),
       shopify.close(),
       lingxing.close(),
+      tiktok.close(),
     ]);
     await dropDatabase(adminUrl, dbName);
     const redis = createClient({ url: redisUrl, RESP: 2 });

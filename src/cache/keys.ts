@@ -19,6 +19,9 @@
  * | auth:fail:acct|ip:<id>…     | @upstash/ratelimit counters of failed logins     | window  | login lockout           |
  * | auth:lock:<tenant>:<login>  | "1": account locked out (progressive)            | 15 min × 2^(n-1), ≤ 24 h | login lockout |
  * | auth:strikes:<tenant>:<login> | integer: lockouts in the last 24 h             | 24 h    | login lockout           |
+ * | webhook:seen:<tenant>:<dedupe key> | "pending" while the receiver stores the event, then the event id: the fast path of "seen once" (Postgres' unique index is the truth) | 60 s, then 1 h | webhook receivers |
+ * | webhook:rejected:<source>:<scope>:<yyyymmddhh> | integer: deliveries refused (bad signature / stale) in that UTC hour; scope `all` = the source's total | 48 h | webhook receivers (alerting, /webhooks/sources) |
+ * | rl:webhook:<source>:<scope>… | @upstash/ratelimit counters per webhook source (connection, endpoint, or 17track) | window | webhook receivers |
  */
 /**
  * What `invalidateCache` leaves behind instead of deleting a key: a 30 s marker. Readers treat it as a
@@ -50,4 +53,13 @@ export const cacheKeys = {
   lingxingToken: { name: (appId: string) => `lingxing:token:${appId}` },
   lingxingTokenLock: { name: (appId: string) => `lingxing:token-lock:${appId}` },
   loginStrikes: { name: (account: string) => `auth:strikes:${account}`, ttlSeconds: 24 * 60 * 60 },
+  webhookSeen: {
+    name: (tenantId: string, dedupeKey: string) => `webhook:seen:${tenantId}:${dedupeKey}`,
+    pendingTtlSeconds: 60,
+    ttlSeconds: 60 * 60,
+  },
+  webhookRejected: {
+    name: (source: string, scope: string, hour: string) => `webhook:rejected:${source}:${scope}:${hour}`,
+    ttlSeconds: 48 * 60 * 60,
+  },
 } as const;

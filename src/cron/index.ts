@@ -2,6 +2,7 @@ import { IoMetrics, runWithMetrics } from "../lib/metrics";
 import { createServiceContext, type ServiceContext } from "../services/context";
 import { recordSchedulerRun } from "../services/scheduler/record-scheduler-run";
 import { scheduleDueStreams } from "../services/sync/schedule-due-streams";
+import { requeueStrandedWebhookEvents } from "../services/webhooks/requeue-stranded";
 
 /** Cron expressions exactly as in wrangler.toml `[triggers] crons`. */
 export const CRONS = {
@@ -17,7 +18,11 @@ type ScheduledJob = (ctx: ServiceContext, controller: ScheduledController) => Pr
  */
 const JOBS: Record<(typeof CRONS)[keyof typeof CRONS], ScheduledJob[]> = {
   // Sync streams carry their own intervals (1 min and up); this only finds the due ones.
-  [CRONS.EVERY_MINUTE]: [(ctx) => scheduleDueStreams({ ctx }).then(() => undefined)],
+  // Webhook events stored but never handed to the queue are enqueued again.
+  [CRONS.EVERY_MINUTE]: [
+    (ctx) => scheduleDueStreams({ ctx }).then(() => undefined),
+    (ctx) => requeueStrandedWebhookEvents({ ctx }).then(() => undefined),
+  ],
   [CRONS.EVERY_FIVE_MINUTES]: [],
 };
 

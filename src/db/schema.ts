@@ -408,6 +408,11 @@ export const connections = pgTable(
     credentialsSealed: text("credentials_sealed").notNull(),
     /** For a channel: the ERP connection its orders are pushed to (null = store only). */
     erpConnectionId: uuid("erp_connection_id"),
+    /**
+     * For a channel: its webhook subscriptions at the channel as last synced
+     * (`{ status, callbackUrl, topics, syncedAt, error }`); null = never registered.
+     */
+    webhookState: jsonb("webhook_state").$type<Record<string, unknown>>(),
     ...timestamps,
   },
   (t) => [
@@ -771,5 +776,135 @@ export const syncFailures = pgTable(
     index("sync_failures_tenant_status_idx").on(t.tenantId, t.status, t.createdAt),
     check("sync_failures_status_valid", sql`${t.status} in ('open', 'replaying', 'resolved')`),
     tenantIsolation("sync_failures"),
+  ],
+);
+
+/* ───────────────────────────── Webhooks ───────────────────────────── */
+
+/**
+ * A partner system that calls back with Standard Webhooks signatures (`POST /webhooks/generic/{id}`):
+ * an ERP, a 3PL, a custom tool. The signing secrets are sealed (aad `webhook-endpoint:<tenantId>:<id>`):
+ * the current one and, during a rotation, the previous one until it expires.
+ */
+export const webhookEndpoints = pgTable(
+  "webhook_endpoints",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    description: text("description"),
+    /** The connection whose system calls this endpoint (optional; e.g. the ERP that reports shipments). */
+    connectionId: uuid("connection_id"),
+    secretsSealed: text("secrets_sealed").notNull(),
+    /** When the previous secret stops verifying (null = no rotation in progress). */
+    previousSecretExpiresAt: at("previous_secret_expires_at"),
+    enabled: boolean("enabled").notNull().default(true),
+    ...timestamps,
+  },
+  (t) => [
+    unique("webhook_endpoints_tenant_id_key").on(t.tenantId, t.id),
+    tenantFk(
+      "webhook_endpoints_connection_fk",
+      [t.tenantId, t.connectionId],
+      [connections.tenantId, connections.id],
+    ).onDelete("cascade"),
+    tenantIsolation("webhook_endpoints"),
+  ],
+);
+
+/**
+ * Every verified inbound webhook, stored before it is acknowledged: the headers that matter, the raw body
+ * exactly as received, how it was verified, and what processing made of it. `dedupe_key`
+ * (`<source>:<scope>:<provider event id>`) is the truth of "seen once": a redelivery hits the unique index
+ * even when Redis, the fast path, is down.
+ */
+export const webhookEvents = pgTable(
+  "webhook_events",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    source: text("source", { enum: ["shopify", "tiktok", "17track", "generic"] }).notNull(),
+    connectionId: uuid("connection_id"),
+    endpointId: uuid("endpoint_id"),
+    dedupeKey: text("dedupe_key").notNull(),
+    providerEventId: text("provider_event_id").notNull(),
+    topic: text("topic").notNull(),
+    status: text("status", { enum: ["received", "processed", "ignored", "failed"] })
+      .notNull()
+      .default("received"),
+    headers: jsonb("headers").$type<Record<string, string>>().notNull().default({}),
+    body: text("body").notNull(),
+    /** `utf8` normally; `base64` when the bytes were not valid UTF-8 (kept exactly, never altered). */
+    bodyEncoding: text("body_encoding", { enum: ["utf8", "base64"] })
+      .notNull()
+      .default("utf8"),
+    bodyBytes: integer("body_bytes").notNull(),
+    bodySha256: text("body_sha256").notNull(),
+    receivedAt: at("received_at").notNull().defaultNow(),
+    /** The sender's own time for the event, where it sends one. */
+    triggeredAt: at("triggered_at"),
+    verification: jsonb("verification").$type<Record<string, unknown>>().notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: jsonb("last_error").$type<Record<string, unknown>>(),
+    outcome: jsonb("outcome").$type<Record<string, unknown>>(),
+    processedAt: at("processed_at"),
+    /** Last hand-over to the queue; a `received` event not handed over recently is re-enqueued by cron. */
+    enqueuedAt: at("enqueued_at"),
+    replayCount: integer("replay_count").notNull().default(0),
+    ...timestamps,
+  },
+  (t) => [
+    unique("webhook_events_tenant_id_key").on(t.tenantId, t.id),
+    uniqueIndex("webhook_events_dedupe_key").on(t.tenantId, t.dedupeKey),
+    index("webhook_events_tenant_received_idx").on(t.tenantId, t.receivedAt),
+    index("webhook_events_tenant_status_idx").on(t.tenantId, t.status, t.receivedAt),
+    index("webhook_events_pending_idx").on(t.receivedAt).where(sql`${t.status} = 'received'`),
+    tenantFk(
+      "webhook_events_connection_fk",
+      [t.tenantId, t.connectionId],
+      [connections.tenantId, connections.id],
+    ).onDelete("cascade"),
+    tenantFk(
+      "webhook_events_endpoint_fk",
+      [t.tenantId, t.endpointId],
+      [webhookEndpoints.tenantId, webhookEndpoints.id],
+    ).onDelete("cascade"),
+    check("webhook_events_source_valid", sql`${t.source} in ('shopify', 'tiktok', '17track', 'generic')`),
+    check("webhook_events_status_valid", sql`${t.status} in ('received', 'processed', 'ignored', 'failed')`),
+    tenantIsolation("webhook_events"),
+  ],
+);
+
+/**
+ * The latest known state of a parcel, from 17track pushes (and, later, its queries): newer events win.
+ * Read by customer service (order lookup, "where is my parcel").
+ */
+export const parcelTrackings = pgTable(
+  "parcel_trackings",
+  {
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    trackingNumber: text("tracking_number").notNull(),
+    /** 17track carrier code (e.g. 3011 China Post, 100002 UPS). */
+    carrierCode: integer("carrier_code"),
+    status: text("status").notNull(),
+    subStatus: text("sub_status"),
+    latestEvent: jsonb("latest_event").$type<Record<string, unknown>>(),
+    events: jsonb("events").$type<Record<string, unknown>[]>().notNull().default([]),
+    /** 17track stopped tracking it (delivered long ago, expired, or stopped on request). */
+    stopped: boolean("stopped").notNull().default(false),
+    /** Time of the newest carrier event seen: an older push never overwrites a newer state. */
+    sourceUpdatedAt: at("source_updated_at").notNull(),
+    lastWebhookEventId: uuid("last_webhook_event_id"),
+    ...timestamps,
+  },
+  (t) => [
+    primaryKey({ name: "parcel_trackings_pkey", columns: [t.tenantId, t.trackingNumber] }),
+    tenantIsolation("parcel_trackings"),
   ],
 );

@@ -7,6 +7,7 @@ import { MethodNotAllowedError, NotFoundError, PayloadTooLargeError } from "../l
 import { acceptRequestId } from "../lib/ids";
 import { IoMetrics, runWithMetrics } from "../lib/metrics";
 import { createServiceContext } from "../services/context";
+import { webhookBodyLimit } from "../services/webhooks/webhook-model";
 import { handleError } from "./errors";
 import type { AppEnv } from "./types";
 import { toValidationError } from "./validation";
@@ -82,10 +83,13 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** Rejects bodies over MAX_BODY_BYTES, by Content-Length when given, else while streaming. */
+/**
+ * Rejects bodies over MAX_BODY_BYTES, by Content-Length when given, else while streaming. Webhook receivers
+ * accept up to their provider's maximum instead (WEBHOOK_BODY_LIMITS).
+ */
 export function limitBody(): MiddlewareHandler<AppEnv> {
   return async function limitBody(c, next) {
-    const maxSize = c.var.services.config.maxBodyBytes;
+    const maxSize = webhookBodyLimit(c.req.path) ?? c.var.services.config.maxBodyBytes;
     return bodyLimit({
       maxSize,
       onError: () => {

@@ -17,6 +17,7 @@ export const codeToStatus: Record<ErrorCode, ContentfulStatusCode> = {
   BAD_REQUEST: 400,
   VALIDATION_ERROR: 422,
   UNAUTHORIZED: 401,
+  WEBHOOK_REJECTED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,

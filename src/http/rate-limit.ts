@@ -12,7 +12,13 @@ export function clientIp(c: Context<AppEnv>): string | null {
  * signed in, per client IP before. Answers carry `RateLimit-Limit`, `RateLimit-Remaining` and
  * `RateLimit-Reset` (seconds); a 429 adds `Retry-After`.
  */
-export function rateLimit(group: string): MiddlewareHandler<AppEnv> {
+export function rateLimit(
+  group: string,
+  options: {
+    /** Who the limit is for, when not the tenant or IP (e.g. one webhook source: a shop, an endpoint). */
+    key?: (c: Context<AppEnv>) => string;
+  } = {},
+): MiddlewareHandler<AppEnv> {
   return async function rateLimit(c, next) {
     const ctx = c.var.services;
     const rule = ctx.config.rateLimits[group] ?? ctx.config.rateLimits.default;
@@ -20,8 +26,8 @@ export function rateLimit(group: string): MiddlewareHandler<AppEnv> {
     const ip = clientIp(c);
     // Cloudflare always sets CF-Connecting-IP; without it (a local call, a test) there is no client to
     // key an anonymous limit on, and one shared "unknown" bucket would throttle unrelated callers together.
-    if (!ctx.tenantId && !ip) return next();
-    const identifier = ctx.tenantId ? `tenant:${ctx.tenantId}` : `ip:${ip}`;
+    if (!options.key && !ctx.tenantId && !ip) return next();
+    const identifier = options.key ? options.key(c) : ctx.tenantId ? `tenant:${ctx.tenantId}` : `ip:${ip}`;
     const outcome = await consumeRateLimit(ctx, { prefix: `rl:${group}`, rule, identifier });
     if (!outcome) return next();
     const headers = {

@@ -64,6 +64,12 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
   public: { limit: 120, windowSeconds: 60 },
   /** Per signed-in session, on top of `auth` per IP. */
   refresh: { limit: 30, windowSeconds: 60 },
+  /**
+   * Per webhook source (one shop, one TikTok shop, one generic endpoint, 17track): far above any sender's
+   * real rate (a Shopify bulk edit sends a few hundred a minute), low enough that a flood is shed at the
+   * edge before it reaches Postgres. Senders retry a 429.
+   */
+  webhook: { limit: 3000, windowSeconds: 60 },
 };
 
 export type ConfigSource = Pick<

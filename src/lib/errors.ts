@@ -8,6 +8,7 @@ export type ErrorCode =
   | "BAD_REQUEST"
   | "VALIDATION_ERROR"
   | "UNAUTHORIZED"
+  | "WEBHOOK_REJECTED"
   | "FORBIDDEN"
   | "NOT_FOUND"
   | "METHOD_NOT_ALLOWED"
@@ -47,6 +48,23 @@ export class ValidationError extends AppError {
 
 export class UnauthorizedError extends AppError {
   readonly code = "UNAUTHORIZED";
+}
+
+/**
+ * An inbound webhook that cannot be trusted: its signature does not verify against the source's secrets
+ * (or the source is unknown, or disabled: the same answer, so ids cannot be probed), or its timestamp is
+ * outside the accepted window. `reason` is the only detail; `stale` is only said to a valid signer.
+ */
+export class WebhookRejectedError extends AppError {
+  readonly code = "WEBHOOK_REJECTED";
+  constructor(readonly reason: "signature" | "stale") {
+    super(
+      reason === "stale"
+        ? "Webhook timestamp is outside the accepted window"
+        : "Webhook signature verification failed",
+      { details: { reason } },
+    );
+  }
 }
 
 export class ForbiddenError extends AppError {

@@ -7,6 +7,7 @@ import { consumeMessages, PermanentMessageError, recordDeadLetterBatch } from ".
 import { consumeChannelPull, consumeErpPush } from "./hub";
 import { EventMessage } from "./messages";
 import { QUEUES } from "./names";
+import { consumeExhaustedWebhookEvents, consumeWebhookEvents } from "./webhooks";
 
 /**
  * The Worker's `queue` handler: one consumer per queue name; an unknown queue fails loudly.
@@ -52,6 +53,10 @@ export async function dispatchQueue(
         return consumeChannelPull(ctx, batch);
       case QUEUES.ERP_PUSH:
         return consumeErpPush(ctx, batch);
+      case QUEUES.WEBHOOKS:
+        return consumeWebhookEvents(ctx, batch);
+      case QUEUES.WEBHOOKS_DLQ:
+        return consumeExhaustedWebhookEvents(ctx, batch);
       case QUEUES.CHANNEL_PULL_DLQ:
       case QUEUES.ERP_PUSH_DLQ:
       case QUEUES.EVENTS_DLQ:

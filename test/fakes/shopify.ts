@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { currencyExponent, fromMinorUnits, toMinorUnits } from "../../src/domain/money.ts";
@@ -23,11 +23,26 @@ import { currencyExponent, fromMinorUnits, toMinorUnits } from "../../src/domain
  *
  * Root fields: `orders(first, after, query, sortKey, reverse)` (search terms `updated_at`, `created_at`,
  * `processed_at` with `:`, `:>`, `:>=`, `:<`, `:<=`; `name`; `status:open|closed|cancelled`), `order(id)`,
- * `node(id)`, `bulkOperation(id)`, `currentBulkOperation`, `shop`, `inventoryItems(first, after, query,
- * reverse)` (search terms `sku`, `updated_at`, `created_at`; id order; keyset cursors) and
- * `inventoryItem(id)`; mutations `bulkOperationRunQuery(query, groupObjects)` and
- * `fulfillmentCreate(fulfillment, message)` (validated like Shopify: userErrors for unknown or closed
- * fulfillment orders, mixed locations, too large quantities).
+ * `node(id)`, `nodes(ids)` (≤ 250 ids, null for unknown ones, costed per id asked), `bulkOperation(id)`,
+ * `currentBulkOperation`, `shop`, `inventoryItems(first, after, query, reverse)` (search terms `sku`,
+ * `updated_at`, `created_at`; id order; keyset cursors), `inventoryItem(id)`, `webhookSubscriptions(first,
+ * after, topics, uri, format, reverse)` and `webhookSubscription(id)`; mutations
+ * `bulkOperationRunQuery(query, groupObjects)`, `fulfillmentCreate(fulfillment, message)` (validated like
+ * Shopify: userErrors for unknown or closed fulfillment orders, mixed locations, too large quantities) and
+ * `webhookSubscriptionCreate(topic, webhookSubscription)` / `webhookSubscriptionUpdate(id, …)` /
+ * `webhookSubscriptionDelete(id)` in the 2025-04+ form (`uri`, no `callbackUrl`; userErrors for a blank or
+ * invalid address, "Address for this topic has already been taken", unknown ids).
+ *
+ * Webhooks: a shop created with a `clientSecret` delivers, for each subscription with an http(s) `uri` to
+ * the event's topic, a POST of the REST-shaped body (`restOrderPayload` for order topics) with Shopify's
+ * headers: X-Shopify-Topic, X-Shopify-Hmac-Sha256 (`signShopifyWebhook`), X-Shopify-Shop-Domain,
+ * X-Shopify-Webhook-Id (kept across retries), X-Shopify-Event-Id, X-Shopify-Triggered-At,
+ * X-Shopify-API-Version (the version the subscription was created with). Non-2xx answers, timeouts and
+ * refused connections are retried after `webhookRetryDelaysMs`, then abandoned. Events: orders/create (+
+ * orders/paid when paid, orders/cancelled when seeded cancelled) for seeded and auto orders;
+ * orders/updated (+ cancelled, paid, fulfilled as the patch says) for control updates; orders/updated +
+ * orders/fulfilled or orders/partially_fulfilled for fulfilments; inventory_levels/update when `available`
+ * moves. Shopify itself only delivers to HTTPS; the fake also accepts plain HTTP on loopback (tests).
  *
  * Inventory: every shop starts with one inventory item per catalogue variant (the same SKUs its orders
  * sell; gift wrapping has no SKU and is not tracked), stocked at two locations ("Main Warehouse", the
@@ -53,7 +68,7 @@ import { currencyExponent, fromMinorUnits, toMinorUnits } from "../../src/domain
  * `/__control/` (JSON in, JSON out; never counted in stats):
  * | request                                                                      | answer |
  * |------------------------------------------------------------------------------|--------|
- * | POST /__control/shops        { shop, accessToken, maximumAvailable?, restoreRate?, currency? } | 204 |
+ * | POST /__control/shops        { shop, accessToken, maximumAvailable?, restoreRate?, currency?, clientSecret? } | 204 |
  * | POST /__control/orders       { shop, count } or { shop, orders: FakeOrderSeed[] }            | 200 { orders: FakeOrderSummary[] } |
  * | POST /__control/orders/update { shop, id, patch: FakeOrderPatch }                             | 200 { order: FakeOrderSummary }, 404 unknown |
  * | GET  /__control/orders?shop=&id=                                                              | 200 { order } (the stored Shopify object) |
@@ -66,6 +81,11 @@ import { currencyExponent, fromMinorUnits, toMinorUnits } from "../../src/domain
  * | DELETE /__control/auto-orders?shop=                                                           | 204 |
  * | POST /__control/inventory    { shop, sku, locationId?, available } (default: the main location; an unknown location GID is created and the item activated there) | 200 { level: FakeInventoryLevelSummary }, 404 unknown SKU, 400 invalid |
  * | GET  /__control/inventory?shop=                                                               | 200 { levels: FakeInventoryLevelSummary[] } |
+ * | GET  /__control/webhooks?shop=                                                                | 200 { subscriptions: FakeWebhookSubscription[] } |
+ * | GET  /__control/webhooks/deliveries?shop=                                                     | 200 { deliveries: FakeWebhookDelivery[] } |
+ * | POST /__control/webhooks/deliveries/pause  { shop }  (events are dropped: lost webhooks; each  | 204 |
+ * |   dropped delivery still lists its signed `request`, for tests that replay it themselves)       |     |
+ * | POST /__control/webhooks/deliveries/resume { shop }                                           | 204 |
  */
 
 export type ShopifyFakeFailure = 429 | 500 | 502 | 503 | "hang" | "throttled";
@@ -89,7 +109,50 @@ export interface ShopifyFakeStats {
   bulkDownloads: number;
   /** Result file requests that named a byte range (answered 206 or 416). */
   bulkRangeRequests: number;
+  webhooks: {
+    /** Deliveries (one per event and subscription) answered 2xx, after retries or not. */
+    delivered: number;
+    /** Attempts answered non-2xx, timed out or refused. */
+    failedAttempts: number;
+    /** Deliveries given up after the last retry. */
+    abandoned: number;
+    /** Deliveries dropped while deliveries were paused (lost webhooks). */
+    dropped: number;
+    /** Events with subscribers that were not sent because the shop has no client secret to sign with. */
+    unsigned: number;
+  };
   throttleStatus: { maximumAvailable: number; currentlyAvailable: number; restoreRate: number };
+}
+
+/** One webhook delivery (an event to one subscription), as tests see it. */
+export interface FakeWebhookDelivery {
+  webhookId: string;
+  eventId: string;
+  topic: string;
+  uri: string;
+  triggeredAt: string;
+  attempts: number;
+  status: "pending" | "delivered" | "abandoned" | "dropped";
+  /** HTTP status of the last attempt; null when it got no answer (or none was made). */
+  lastStatus: number | null;
+  /**
+   * The signed request as sent (or, when dropped, as it would have been): tests that cannot be reached over
+   * HTTP (the Worker under vitest-pool-workers) pause deliveries and replay these themselves.
+   */
+  request: { headers: Record<string, string>; body: string };
+}
+
+/** A webhook subscription as tests see it. */
+export interface FakeWebhookSubscription {
+  id: string;
+  topic: string;
+  uri: string;
+  format: string;
+  filter: string | null;
+  includeFields: string[];
+  apiVersion: string;
+  createdAt: string;
+  updatedAt: string;
 }
 
 export interface FakeOrderSeed {
@@ -164,6 +227,10 @@ export interface ShopifyFakeOptions {
   /** Default bucket of new shops (Shopify Standard plan). */
   maximumAvailable?: number;
   restoreRate?: number;
+  /** Waits between a webhook delivery's attempts; the attempts are one more. Default 100, 500, 2000 ms. */
+  webhookRetryDelaysMs?: number[];
+  /** Per delivery attempt (Shopify allows 5 s). */
+  webhookTimeoutMs?: number;
 }
 
 export interface ShopifyFake {
@@ -176,6 +243,8 @@ export interface ShopifyFake {
     maximumAvailable?: number;
     restoreRate?: number;
     currency?: string;
+    /** The app's client secret, which signs webhooks; without it no webhook is sent. */
+    clientSecret?: string;
   }): void;
   seedOrders(shop: string, seed: number | FakeOrderSeed[]): FakeOrderSummary[];
   updateOrder(shop: string, id: string, patch: FakeOrderPatch): FakeOrderSummary;
@@ -204,6 +273,14 @@ export interface ShopifyFake {
   ): FakeInventoryLevelSummary;
   /** Every level of every inventory item, in item id order. */
   listInventory(shop: string): FakeInventoryLevelSummary[];
+  listWebhookSubscriptions(shop: string): FakeWebhookSubscription[];
+  /** The shop's recent webhook deliveries, oldest first. */
+  listWebhookDeliveries(shop: string): FakeWebhookDelivery[];
+  /** While paused, events are dropped instead of delivered (webhooks lost on the way). */
+  pauseWebhookDeliveries(shop: string): void;
+  resumeWebhookDeliveries(shop: string): void;
+  /** Resolves when every delivery under way (retries included) has finished. */
+  webhooksSettled(): Promise<void>;
 }
 
 // ───────────────────────────── GraphQL documents ─────────────────────────────
@@ -506,8 +583,17 @@ function elementCost(field: FieldNode, variables: Variables): number {
   return cost;
 }
 
+/** `nodes(ids:)`: Shopify costs it by the ids asked, each one object of the selection. */
+function nodesIds(field: FieldNode, variables: Variables): unknown[] | undefined {
+  if (field.name !== "nodes") return undefined;
+  const ids = arg(field, "ids", variables);
+  return Array.isArray(ids) ? ids : undefined;
+}
+
 function fieldCost(field: FieldNode, variables: Variables): number {
   if (field.selection === null) return 0;
+  const ids = nodesIds(field, variables);
+  if (ids !== undefined) return ids.length * (1 + selectionCost(field.selection, variables));
   const size = pageSizeOf(field, variables);
   if (size !== undefined) return 2 + Math.max(0, size) * elementCost(field, variables);
   return 1 + selectionCost(field.selection, variables);
@@ -531,6 +617,13 @@ function requestedQueryCost(operation: OperationNode, variables: Variables): num
 
 function actualFieldCost(field: FieldNode, value: unknown, variables: Variables): number {
   if (field.selection === null || value === null || value === undefined) return 0;
+  if (nodesIds(field, variables) !== undefined && Array.isArray(value)) {
+    // Ids not found cost nothing.
+    return value.reduce<number>(
+      (sum, item) => sum + (item === null ? 0 : 1 + actualSelectionCost(field.selection, item, variables)),
+      0,
+    );
+  }
   if (pageSizeOf(field, variables) !== undefined) {
     if (Array.isArray(value)) {
       return (
@@ -804,9 +897,18 @@ const CATALOG: CatalogItem[] = [
 /** Units of the currency per US dollar, and the market a shop in that currency sells to. */
 const MARKETS: Record<
   string,
-  { perUsd: number; taxTitle: string; taxRate: number; shippingUsd: number; addresses: Obj[] }
+  {
+    perUsd: number;
+    taxTitle: string;
+    taxRate: number;
+    shippingUsd: number;
+    addresses: Obj[];
+    /** The shop's time zone offset (standard time): webhook bodies carry local times, like the REST API. */
+    utcOffsetMinutes: number;
+  }
 > = {
   USD: {
+    utcOffsetMinutes: -480,
     perUsd: 1,
     taxTitle: "CA State Tax",
     taxRate: 0.0725,
@@ -839,6 +941,7 @@ const MARKETS: Record<
     ],
   },
   JPY: {
+    utcOffsetMinutes: 540,
     perUsd: 150,
     taxTitle: "消費税",
     taxRate: 0.1,
@@ -871,6 +974,7 @@ const MARKETS: Record<
     ],
   },
   GBP: {
+    utcOffsetMinutes: 0,
     perUsd: 0.79,
     taxTitle: "GB VAT",
     taxRate: 0.2,
@@ -891,6 +995,7 @@ const MARKETS: Record<
     ],
   },
   EUR: {
+    utcOffsetMinutes: 60,
     perUsd: 0.92,
     taxTitle: "DE MwSt",
     taxRate: 0.19,
@@ -1004,6 +1109,335 @@ function moneyBag(minor: number, currency: string): Obj {
 const shopifyTime = (ms: number) =>
   new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 
+// ───────────────────────────── Webhook bodies ─────────────────────────────
+
+/** Shopify's webhook signature: base64 HMAC-SHA256 of the exact raw body, keyed with the app's client secret. */
+export function signShopifyWebhook(secret: string, rawBody: string | Uint8Array): string {
+  return createHmac("sha256", secret).update(rawBody).digest("base64");
+}
+
+const COUNTRY_NAMES: Record<string, string> = {
+  US: "United States",
+  JP: "Japan",
+  GB: "United Kingdom",
+  DE: "Germany",
+};
+
+/** "2026-11-20T10:15:30Z" at −480 min → "2026-11-20T02:15:30-08:00", as REST (and webhooks) write times. */
+function shopLocalTime(value: unknown, offsetMinutes: number): unknown {
+  if (typeof value !== "string") return value ?? null;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) return value;
+  const local = new Date(ms + offsetMinutes * 60_000).toISOString().slice(0, 19);
+  const sign = offsetMinutes < 0 ? "-" : "+";
+  const abs = Math.abs(offsetMinutes);
+  return `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+}
+
+/** REST writes money with the currency's decimals ("24.00", JPY "3600"); odd (patched) values pass as they are. */
+function restAmount(amount: unknown, currency: unknown): unknown {
+  if (typeof amount !== "string" || typeof currency !== "string") return amount;
+  try {
+    return fromMinorUnits(toMinorUnits(amount, currency), currency);
+  } catch {
+    return amount;
+  }
+}
+
+function restMoneyBag(bag: unknown): Obj | null {
+  if (bag === null || typeof bag !== "object") return null;
+  const money = (value: unknown) => {
+    const m = (value ?? {}) as Obj;
+    return { amount: restAmount(m.amount, m.currencyCode), currency_code: m.currencyCode ?? null };
+  };
+  const { shopMoney, presentmentMoney } = bag as Obj;
+  return { shop_money: money(shopMoney), presentment_money: money(presentmentMoney ?? shopMoney) };
+}
+
+const restPrice = (bag: unknown) => {
+  const shop = ((bag ?? {}) as Obj).shopMoney as Obj | undefined;
+  return restAmount(shop?.amount, shop?.currencyCode);
+};
+
+const restId = (gid: unknown) => {
+  const id = numericId(gid);
+  return Number.isFinite(id) ? id : null;
+};
+
+function restTaxLines(lines: unknown): Obj[] {
+  return (Array.isArray(lines) ? (lines as Obj[]) : []).map((line) => ({
+    channel_liable: false,
+    price: restPrice(line.priceSet),
+    price_set: restMoneyBag(line.priceSet),
+    rate: line.rate ?? null,
+    title: line.title ?? null,
+  }));
+}
+
+function restAddress(address: unknown): Obj | null {
+  if (address === null || typeof address !== "object") return null;
+  const a = address as Obj;
+  const code = typeof a.countryCodeV2 === "string" ? a.countryCodeV2 : null;
+  return {
+    first_name: a.firstName ?? null,
+    address1: a.address1 ?? null,
+    phone: a.phone ?? null,
+    city: a.city ?? null,
+    zip: a.zip ?? null,
+    province: a.province ?? null,
+    country: code === null ? null : (COUNTRY_NAMES[code] ?? code),
+    last_name: a.lastName ?? null,
+    address2: a.address2 ?? null,
+    company: a.company ?? null,
+    latitude: null,
+    longitude: null,
+    name: a.name ?? null,
+    country_code: code,
+    province_code: a.provinceCode ?? null,
+  };
+}
+
+const FULFILLMENT_STATUS_REST: Record<string, string | null> = {
+  UNFULFILLED: null,
+  PARTIALLY_FULFILLED: "partial",
+  FULFILLED: "fulfilled",
+  RESTOCKED: "restocked",
+};
+
+/**
+ * The fake's stored order (GraphQL-shaped) as Shopify's order webhooks carry it: the REST Admin API shape
+ * (snake_case, numeric ids beside `admin_graphql_api_id`, money as decimal strings with `*_set` bags, the
+ * shop's local times, tags as one comma-separated string, lowercase statuses). The delivery of order topics
+ * sends exactly this.
+ */
+export function restOrderPayload(order: Record<string, unknown>): Record<string, unknown> {
+  const o = order as Obj;
+  const currency = typeof o.currencyCode === "string" ? o.currencyCode : "USD";
+  const offset = MARKETS[currency]?.utcOffsetMinutes ?? 0;
+  const time = (value: unknown) => shopLocalTime(value, offset);
+  const lines = Array.isArray(o.lineItems) ? (o.lineItems as Obj[]) : [];
+  const customer = o.customer as Obj | null | undefined;
+  const status = typeof o.displayFinancialStatus === "string" ? o.displayFinancialStatus.toLowerCase() : null;
+  const fulfillment =
+    typeof o.displayFulfillmentStatus === "string"
+      ? (FULFILLMENT_STATUS_REST[o.displayFulfillmentStatus] ?? null)
+      : null;
+  const totalLines = lines.reduce((sum, line) => {
+    const gross = ((line.originalTotalSet as Obj | undefined)?.shopMoney as Obj | undefined)?.amount;
+    return typeof gross === "string" ? sum + toMinorUnits(gross, currency) : sum;
+  }, 0);
+  const lineTotalBag = {
+    shopMoney: { amount: fromMinorUnits(totalLines, currency), currencyCode: currency },
+  };
+  const name = o.name;
+  return {
+    id: restId(o.id),
+    admin_graphql_api_id: o.id ?? null,
+    app_id: 580111,
+    browser_ip: null,
+    buyer_accepts_marketing: false,
+    cancel_reason: typeof o.cancelReason === "string" ? o.cancelReason.toLowerCase() : null,
+    cancelled_at: time(o.cancelledAt),
+    cart_token: null,
+    checkout_token: null,
+    client_details: null,
+    closed_at: time(o.closedAt),
+    confirmation_number: null,
+    confirmed: true,
+    contact_email: o.email ?? null,
+    created_at: time(o.createdAt),
+    currency,
+    current_shipping_price_set: restMoneyBag(o.currentShippingPriceSet),
+    current_subtotal_price: restPrice(o.currentSubtotalPriceSet),
+    current_subtotal_price_set: restMoneyBag(o.currentSubtotalPriceSet),
+    current_total_additional_fees_set: null,
+    current_total_discounts: restPrice(o.currentTotalDiscountsSet),
+    current_total_discounts_set: restMoneyBag(o.currentTotalDiscountsSet),
+    current_total_duties_set: null,
+    current_total_price: restPrice(o.currentTotalPriceSet),
+    current_total_price_set: restMoneyBag(o.currentTotalPriceSet),
+    current_total_tax: restPrice(o.currentTotalTaxSet),
+    current_total_tax_set: restMoneyBag(o.currentTotalTaxSet),
+    customer_locale: "en",
+    discount_codes: (Array.isArray(o.discountCodes) ? (o.discountCodes as unknown[]) : []).map((code) => ({
+      code,
+      amount: restPrice(o.totalDiscountsSet),
+      type: "percentage",
+    })),
+    email: o.email ?? null,
+    estimated_taxes: false,
+    financial_status: status,
+    fulfillment_status: fulfillment,
+    name,
+    note: o.note ?? null,
+    note_attributes: [],
+    number: typeof name === "string" ? Number(name.replace("#", "")) - 1000 : null,
+    order_number: typeof name === "string" ? Number(name.replace("#", "")) : null,
+    payment_gateway_names: ["shopify_payments"],
+    phone: o.phone ?? null,
+    presentment_currency: o.presentmentCurrencyCode ?? currency,
+    processed_at: time(o.processedAt),
+    source_name: "web",
+    subtotal_price: restPrice(o.subtotalPriceSet),
+    subtotal_price_set: restMoneyBag(o.subtotalPriceSet),
+    tags: Array.isArray(o.tags) ? (o.tags as unknown[]).join(", ") : (o.tags ?? ""),
+    tax_exempt: false,
+    tax_lines: restTaxLines(o.taxLines),
+    taxes_included: o.taxesIncluded ?? false,
+    test: false,
+    total_discounts: restPrice(o.totalDiscountsSet),
+    total_discounts_set: restMoneyBag(o.totalDiscountsSet),
+    total_line_items_price: restPrice(lineTotalBag),
+    total_line_items_price_set: restMoneyBag(lineTotalBag),
+    total_price: restPrice(o.totalPriceSet),
+    total_price_set: restMoneyBag(o.totalPriceSet),
+    total_shipping_price_set: restMoneyBag(o.totalShippingPriceSet),
+    total_tax: restPrice(o.totalTaxSet),
+    total_tax_set: restMoneyBag(o.totalTaxSet),
+    updated_at: time(o.updatedAt),
+    user_id: null,
+    billing_address: restAddress(o.billingAddress),
+    customer:
+      customer === null || customer === undefined
+        ? null
+        : {
+            id: restId(customer.id),
+            email: o.email ?? null,
+            first_name: customer.firstName ?? null,
+            last_name: customer.lastName ?? null,
+            state: "enabled",
+            verified_email: true,
+            tax_exempt: false,
+            phone: null,
+            currency,
+            admin_graphql_api_id: customer.id ?? null,
+          },
+    discount_applications: [],
+    fulfillments: (Array.isArray(o.fulfillments) ? (o.fulfillments as Obj[]) : []).map((f) => {
+      const tracking = Array.isArray(f.trackingInfo) ? (f.trackingInfo as Obj[]) : [];
+      return {
+        id: restId(f.id),
+        admin_graphql_api_id: f.id ?? null,
+        created_at: time(f.createdAt),
+        name: f.name ?? null,
+        order_id: restId(o.id),
+        status: typeof f.status === "string" ? f.status.toLowerCase() : null,
+        tracking_company: tracking[0]?.company ?? null,
+        tracking_number: tracking[0]?.number ?? null,
+        tracking_numbers: tracking.map((t) => t.number).filter((n) => n !== null),
+        tracking_url: tracking[0]?.url ?? null,
+        updated_at: time(f.updatedAt),
+      };
+    }),
+    line_items: lines.map((line) => {
+      const quantity = line.quantity;
+      const unfulfilled = typeof line.unfulfilledQuantity === "number" ? line.unfulfilledQuantity : quantity;
+      return {
+        id: restId(line.id),
+        admin_graphql_api_id: line.id ?? null,
+        attributed_staffs: [],
+        current_quantity: line.currentQuantity ?? quantity,
+        fulfillable_quantity: unfulfilled,
+        fulfillment_service: "manual",
+        fulfillment_status: unfulfilled === 0 ? "fulfilled" : unfulfilled === quantity ? null : "partial",
+        gift_card: false,
+        grams: 250,
+        name: line.name ?? line.title ?? null,
+        price: restPrice(line.originalUnitPriceSet),
+        price_set: restMoneyBag(line.originalUnitPriceSet),
+        product_exists: line.product !== null,
+        product_id: line.product === null ? null : restId((line.product as Obj | undefined)?.id),
+        properties: [],
+        quantity,
+        requires_shipping: line.requiresShipping ?? true,
+        sku: line.sku ?? null,
+        taxable: true,
+        title: line.title ?? null,
+        total_discount: restPrice(line.totalDiscountSet),
+        total_discount_set: restMoneyBag(line.totalDiscountSet),
+        variant_id: line.variant === null ? null : restId((line.variant as Obj | undefined)?.id),
+        variant_inventory_management: line.variant === null ? null : "shopify",
+        variant_title: line.variantTitle ?? null,
+        vendor: line.vendor ?? null,
+        tax_lines: restTaxLines(line.taxLines),
+        duties: [],
+        discount_allocations: (Array.isArray(line.discountAllocations)
+          ? (line.discountAllocations as Obj[])
+          : []
+        ).map((allocation) => ({
+          amount: restPrice(allocation.allocatedAmountSet),
+          amount_set: restMoneyBag(allocation.allocatedAmountSet),
+          discount_application_index: 0,
+        })),
+      };
+    }),
+    payment_terms: null,
+    refunds: [],
+    shipping_address: restAddress(o.shippingAddress),
+    shipping_lines: (Array.isArray(o.shippingLines) ? (o.shippingLines as Obj[]) : []).map((line) => ({
+      id: restId(line.id),
+      carrier_identifier: null,
+      code: line.code ?? null,
+      discounted_price: restPrice(line.discountedPriceSet ?? line.originalPriceSet),
+      discounted_price_set: restMoneyBag(line.discountedPriceSet ?? line.originalPriceSet),
+      is_removed: false,
+      phone: null,
+      price: restPrice(line.originalPriceSet),
+      price_set: restMoneyBag(line.originalPriceSet),
+      requested_fulfillment_service_id: null,
+      source: line.source ?? "shopify",
+      title: line.title ?? null,
+      tax_lines: [],
+      discount_allocations: [],
+    })),
+    returns: [],
+    line_item_groups: [],
+  };
+}
+
+/** An inventory level as `inventory_levels/update` carries it. */
+function restInventoryLevelPayload(item: Obj, level: Obj, available: number, offsetMinutes: number): Obj {
+  return {
+    inventory_item_id: restId(item.id),
+    location_id: restId((level.location as Obj).id),
+    available: item.tracked === true ? available : null,
+    updated_at: shopLocalTime(level.updatedAt, offsetMinutes),
+    admin_graphql_api_id: level.id,
+  };
+}
+
+/** REST topic name → `WebhookSubscriptionTopic` value. */
+const topicEnum = (topic: string) => topic.replace("/", "_").toUpperCase();
+
+/** The topics this fake accepts subscriptions for (the enum is much longer on Shopify). */
+const WEBHOOK_TOPICS = new Set(
+  [
+    "orders/create",
+    "orders/updated",
+    "orders/cancelled",
+    "orders/fulfilled",
+    "orders/paid",
+    "orders/partially_fulfilled",
+    "orders/edited",
+    "orders/delete",
+    "refunds/create",
+    "inventory_levels/update",
+    "inventory_levels/connect",
+    "inventory_levels/disconnect",
+    "inventory_items/create",
+    "inventory_items/update",
+    "inventory_items/delete",
+    "fulfillments/create",
+    "fulfillments/update",
+    "products/create",
+    "products/update",
+    "products/delete",
+    "app/uninstalled",
+    "app/scopes_update",
+    "shop/update",
+  ].map(topicEnum),
+);
+
 // ───────────────────────────── Shops ─────────────────────────────
 
 /**
@@ -1049,9 +1483,17 @@ interface BulkOperationRecord {
   rootObjectCount: number;
 }
 
+interface WebhookState {
+  subscriptions: Map<string, Obj>;
+  paused: boolean;
+  deliveries: FakeWebhookDelivery[];
+}
+
 interface Shop {
   domain: string;
   accessToken: string;
+  clientSecret: string | null;
+  webhooks: WebhookState;
   currency: string;
   bucket: Bucket;
   orders: Map<string, Obj>;
@@ -1071,6 +1513,7 @@ interface Shop {
     bulk: number;
     shipping: number;
     inventoryLevel: number;
+    webhookSubscription: number;
   };
   lastUpdatedMs: number;
   /** Inventory items by GID, each holding its levels (`inventoryLevels`, in activation order). */
@@ -1176,6 +1619,8 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
     shops.set(input.shop, {
       domain: input.shop,
       accessToken: input.accessToken,
+      clientSecret: input.clientSecret ?? null,
+      webhooks: { subscriptions: new Map(), paused: false, deliveries: [] },
       currency,
       bucket: {
         maximumAvailable,
@@ -1200,6 +1645,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
         requestedCosts: [],
         bulkDownloads: 0,
         bulkRangeRequests: 0,
+        webhooks: { delivered: 0, failedAttempts: 0, abandoned: 0, dropped: 0, unsigned: 0 },
       },
       counters: {
         order: 5_820_000_000_000 + base,
@@ -1211,6 +1657,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
         bulk: 3_100_000_000_000 + base,
         shipping: 4_400_000_000_000 + base,
         inventoryLevel: 120_000_000_000 + base,
+        webhookSubscription: 1_100_000_000 + base,
       },
       lastUpdatedMs: 0,
       inventoryItems: new Map(),
@@ -1573,6 +2020,18 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
     const at = bumpInventory(shop);
     for (const name of [...names, "on_hand" as const]) levelState(level).changedAt[name] = at;
     level.updatedAt = at;
+    if (names.includes("available")) {
+      emitWebhook(
+        shop,
+        "inventory_levels/update",
+        restInventoryLevelPayload(
+          level.item as Obj,
+          level,
+          levelState(level).quantities.available,
+          MARKETS[shop.currency]?.utcOffsetMinutes ?? 0,
+        ),
+      );
+    }
   };
 
   const setInventory: ShopifyFake["setInventory"] = (domain, input) => {
@@ -1620,6 +2079,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
       const placedAt = now - (seeds.length - index) * 60_000;
       const order = createOrder(shop, one, placedAt);
       if (!one.cancelled) order.updatedAt = bump(shop, placedAt + 5000);
+      emitOrderCreated(shop, order);
       return summary(order);
     });
   };
@@ -1646,6 +2106,11 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
     if (patch.raw !== undefined) Object.assign(order, structuredClone(patch.raw));
     if (patch.cancel) cancelOrder(shop, order);
     else order.updatedAt = bump(shop);
+    emitOrderUpdated(shop, order, [
+      ...(patch.cancel ? ["orders/cancelled"] : []),
+      ...(patch.displayFinancialStatus === "PAID" ? ["orders/paid"] : []),
+      ...(patch.displayFulfillmentStatus === "FULFILLED" ? ["orders/fulfilled"] : []),
+    ]);
     return summary(order);
   };
 
@@ -1685,6 +2150,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
         for (let i = 0; i < perTick; i++) {
           const order = createOrder(shop, {}, Date.now());
           order.updatedAt = bump(shop);
+          emitOrderCreated(shop, order);
         }
       },
       Math.max(10, everyMs),
@@ -1695,6 +2161,364 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
     const shop = shopOf(domain);
     if (shop.autoOrders !== null) clearInterval(shop.autoOrders);
     shop.autoOrders = null;
+  };
+
+  // ── Webhooks ──
+
+  const retryDelaysMs = options.webhookRetryDelaysMs ?? [100, 500, 2000];
+  const webhookTimeoutMs = options.webhookTimeoutMs ?? 5000;
+  const deliveriesUnderWay = new Set<Promise<void>>();
+  const closing = new AbortController();
+  const MAX_DELIVERIES_KEPT = 500;
+
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      closing.signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+
+  /** Sends one delivery until it is answered 2xx or the retries run out; its webhook id never changes. */
+  const deliver = async (
+    shop: Shop,
+    delivery: FakeWebhookDelivery,
+    headers: Record<string, string>,
+    body: string,
+  ) => {
+    for (let attempt = 1; ; attempt++) {
+      delivery.attempts = attempt;
+      let delivered = false;
+      try {
+        const response = await fetch(delivery.uri, {
+          method: "POST",
+          headers,
+          body,
+          redirect: "manual",
+          signal: AbortSignal.any([closing.signal, AbortSignal.timeout(webhookTimeoutMs)]),
+        });
+        delivery.lastStatus = response.status;
+        await response.body?.cancel().catch(() => undefined);
+        delivered = response.status >= 200 && response.status < 300;
+      } catch {
+        delivery.lastStatus = null;
+      }
+      if (delivered) {
+        delivery.status = "delivered";
+        shop.stats.webhooks.delivered++;
+        return;
+      }
+      shop.stats.webhooks.failedAttempts++;
+      const wait = retryDelaysMs[attempt - 1];
+      if (wait === undefined || closing.signal.aborted) {
+        delivery.status = "abandoned";
+        shop.stats.webhooks.abandoned++;
+        return;
+      }
+      await pause(wait);
+    }
+  };
+
+  /**
+   * An event of `topic` happened: each of the shop's subscriptions to it with an HTTP(S) address gets the
+   * same body, signed with the shop's client secret, in its own delivery (own webhook id, shared event id).
+   */
+  const emitWebhook = (shop: Shop, topic: string, payload: Obj) => {
+    const subscribers = [...shop.webhooks.subscriptions.values()].filter(
+      (subscription) =>
+        subscription.topic === topicEnum(topic) && /^https?:\/\//i.test(String(subscription.uri)),
+    );
+    if (subscribers.length === 0) return;
+    if (shop.clientSecret === null) {
+      shop.stats.webhooks.unsigned++;
+      return;
+    }
+    const body = JSON.stringify(payload);
+    const signature = signShopifyWebhook(shop.clientSecret, body);
+    const eventId = randomUUID();
+    const triggeredAt = new Date().toISOString();
+    for (const subscription of subscribers) {
+      const webhookId = randomUUID();
+      const headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Shopify-Captain-Hook",
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Hmac-Sha256": signature,
+        "X-Shopify-Shop-Domain": shop.domain,
+        "X-Shopify-Webhook-Id": webhookId,
+        "X-Shopify-Event-Id": eventId,
+        "X-Shopify-Triggered-At": triggeredAt,
+        "X-Shopify-API-Version": String((subscription.apiVersion as Obj).handle),
+      };
+      const delivery: FakeWebhookDelivery = {
+        webhookId,
+        eventId,
+        topic,
+        uri: String(subscription.uri),
+        triggeredAt,
+        attempts: 0,
+        status: "pending",
+        lastStatus: null,
+        request: { headers, body },
+      };
+      shop.webhooks.deliveries.push(delivery);
+      if (shop.webhooks.deliveries.length > MAX_DELIVERIES_KEPT) shop.webhooks.deliveries.shift();
+      if (shop.webhooks.paused) {
+        delivery.status = "dropped";
+        shop.stats.webhooks.dropped++;
+        continue;
+      }
+      const run = deliver(shop, delivery, headers, body);
+      deliveriesUnderWay.add(run);
+      void run.finally(() => deliveriesUnderWay.delete(run));
+    }
+  };
+
+  /** Order topics for a new order: created, and paid or cancelled already where it is. */
+  const emitOrderCreated = (shop: Shop, order: Obj) => {
+    const payload = restOrderPayload(order);
+    emitWebhook(shop, "orders/create", payload);
+    if (order.displayFinancialStatus === "PAID") emitWebhook(shop, "orders/paid", payload);
+    if (order.cancelledAt !== null) emitWebhook(shop, "orders/cancelled", payload);
+  };
+
+  const emitOrderUpdated = (shop: Shop, order: Obj, also: string[] = []) => {
+    const payload = restOrderPayload(order);
+    emitWebhook(shop, "orders/updated", payload);
+    for (const topic of also) emitWebhook(shop, topic, payload);
+  };
+
+  const webhooksSettled = async () => {
+    while (deliveriesUnderWay.size > 0) await Promise.allSettled([...deliveriesUnderWay]);
+  };
+
+  const subscriptionSummary = (subscription: Obj): FakeWebhookSubscription => ({
+    id: String(subscription.id),
+    topic: String(subscription.topic),
+    uri: String(subscription.uri),
+    format: String(subscription.format),
+    filter: (subscription.filter as string | null) ?? null,
+    includeFields: [...(subscription.includeFields as string[])],
+    apiVersion: String((subscription.apiVersion as Obj).handle),
+    createdAt: String(subscription.createdAt),
+    updatedAt: String(subscription.updatedAt),
+  });
+
+  const listWebhookSubscriptions: ShopifyFake["listWebhookSubscriptions"] = (domain) =>
+    [...shopOf(domain).webhooks.subscriptions.values()]
+      .sort((a, b) => numericId(a.id) - numericId(b.id))
+      .map(subscriptionSummary);
+
+  const listWebhookDeliveries: ShopifyFake["listWebhookDeliveries"] = (domain) =>
+    structuredClone(shopOf(domain).webhooks.deliveries);
+
+  const subscriptionInvalid = (detail: string) =>
+    new GraphqlError(
+      `Variable $webhookSubscription of type WebhookSubscriptionInput! was provided invalid value (${detail})`,
+      "INVALID_VARIABLE",
+    );
+
+  /** `WebhookSubscriptionInput` as the 2025-04+ schema defines it (no `callbackUrl` any more). */
+  const subscriptionInput = (raw: unknown): Obj => {
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+      throw subscriptionInvalid("Expected value to not be null");
+    }
+    const input = raw as Obj;
+    const allowed = ["uri", "format", "filter", "includeFields", "metafieldNamespaces", "metafields", "name"];
+    for (const key of Object.keys(input)) {
+      if (!allowed.includes(key)) {
+        throw subscriptionInvalid(`${key}: Field is not defined on WebhookSubscriptionInput`);
+      }
+    }
+    if (input.format !== undefined && input.format !== "JSON" && input.format !== "XML") {
+      throw subscriptionInvalid(`format: Expected "${String(input.format)}" to be one of: JSON, XML`);
+    }
+    if (
+      input.includeFields !== undefined &&
+      (!Array.isArray(input.includeFields) || input.includeFields.some((f) => typeof f !== "string"))
+    ) {
+      throw subscriptionInvalid("includeFields: Expected [String!]");
+    }
+    if (input.filter !== undefined && input.filter !== null && typeof input.filter !== "string") {
+      throw subscriptionInvalid("filter: Could not coerce value to String");
+    }
+    return input;
+  };
+
+  /** Shopify takes HTTPS URLs, Pub/Sub and EventBridge addresses; the fake also plain HTTP on loopback (tests). */
+  const uriProblem = (uri: unknown): string | null => {
+    if (typeof uri !== "string" || uri.trim() === "") return "Address can't be blank";
+    if (/^pubsub:\/\/[^:/]+:[^/]+$/.test(uri) || /^arn:aws:events:[^:]+::event-source\/.+/.test(uri))
+      return null;
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      return "Address is invalid";
+    }
+    if (url.protocol === "https:") return null;
+    if (url.protocol === "http:" && ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) return null;
+    return "Address protocol http:// is not supported";
+  };
+
+  const takenBy = (shop: Shop, topic: unknown, uri: unknown, except: unknown = null) =>
+    [...shop.webhooks.subscriptions.values()].some(
+      (s) => s.id !== except && s.topic === topic && s.uri === uri,
+    );
+
+  const subscriptionPayload = (
+    typename: string,
+    subscription: Obj | null,
+    errors: { field: string[]; message: string }[],
+  ) => ({
+    __typename: typename,
+    webhookSubscription: subscription,
+    userErrors: errors.map((e) => ({ __typename: "UserError", ...e })),
+  });
+
+  const webhookSubscriptionCreate = (
+    shop: Shop,
+    field: FieldNode,
+    variables: Variables,
+    version: string,
+  ): Obj => {
+    const topic = arg(field, "topic", variables);
+    if (typeof topic !== "string" || !WEBHOOK_TOPICS.has(topic)) {
+      throw new GraphqlError(
+        `Variable $topic of type WebhookSubscriptionTopic! was provided invalid value (Expected "${String(topic)}" to be one of: ${[...WEBHOOK_TOPICS].slice(0, 5).join(", ")}, …)`,
+        "INVALID_VARIABLE",
+      );
+    }
+    const input = subscriptionInput(arg(field, "webhookSubscription", variables));
+    const problem = uriProblem(input.uri);
+    const uriField = ["webhookSubscription", "uri"];
+    if (problem !== null)
+      return subscriptionPayload("WebhookSubscriptionCreatePayload", null, [
+        { field: uriField, message: problem },
+      ]);
+    if (takenBy(shop, topic, input.uri)) {
+      return subscriptionPayload("WebhookSubscriptionCreatePayload", null, [
+        { field: uriField, message: "Address for this topic has already been taken" },
+      ]);
+    }
+    const n = ++shop.counters.webhookSubscription;
+    const now = shopifyTime(Date.now());
+    const subscription: Obj = {
+      __typename: "WebhookSubscription",
+      id: `gid://shopify/WebhookSubscription/${n}`,
+      legacyResourceId: String(n),
+      topic,
+      uri: input.uri,
+      format: input.format ?? "JSON",
+      filter: typeof input.filter === "string" && input.filter !== "" ? input.filter : null,
+      includeFields: (input.includeFields as string[] | undefined) ?? [],
+      metafieldNamespaces: (input.metafieldNamespaces as string[] | undefined) ?? [],
+      name: input.name ?? null,
+      createdAt: now,
+      updatedAt: now,
+      apiVersion: { __typename: "ApiVersion", handle: version, displayName: version, supported: true },
+    };
+    shop.webhooks.subscriptions.set(String(subscription.id), subscription);
+    return subscriptionPayload("WebhookSubscriptionCreatePayload", subscription, []);
+  };
+
+  const webhookSubscriptionUpdate = (shop: Shop, field: FieldNode, variables: Variables): Obj => {
+    const id = String(arg(field, "id", variables));
+    const input = subscriptionInput(arg(field, "webhookSubscription", variables));
+    const subscription = shop.webhooks.subscriptions.get(id);
+    if (subscription === undefined) {
+      return subscriptionPayload("WebhookSubscriptionUpdatePayload", null, [
+        { field: ["id"], message: "Webhook subscription does not exist" },
+      ]);
+    }
+    const uri = input.uri ?? subscription.uri;
+    const problem = uriProblem(uri);
+    const uriField = ["webhookSubscription", "uri"];
+    if (problem !== null)
+      return subscriptionPayload("WebhookSubscriptionUpdatePayload", null, [
+        { field: uriField, message: problem },
+      ]);
+    if (takenBy(shop, subscription.topic, uri, subscription.id)) {
+      return subscriptionPayload("WebhookSubscriptionUpdatePayload", null, [
+        { field: uriField, message: "Address for this topic has already been taken" },
+      ]);
+    }
+    subscription.uri = uri;
+    if (input.format !== undefined) subscription.format = input.format;
+    if (input.filter !== undefined) subscription.filter = input.filter === "" ? null : input.filter;
+    if (input.includeFields !== undefined) subscription.includeFields = input.includeFields;
+    if (input.metafieldNamespaces !== undefined) subscription.metafieldNamespaces = input.metafieldNamespaces;
+    subscription.updatedAt = shopifyTime(Date.now());
+    return subscriptionPayload("WebhookSubscriptionUpdatePayload", subscription, []);
+  };
+
+  const webhookSubscriptionDelete = (shop: Shop, field: FieldNode, variables: Variables): Obj => {
+    const id = String(arg(field, "id", variables));
+    const existed = shop.webhooks.subscriptions.delete(id);
+    return {
+      __typename: "WebhookSubscriptionDeletePayload",
+      deletedWebhookSubscriptionId: existed ? id : null,
+      userErrors: existed
+        ? []
+        : [{ __typename: "UserError", field: ["id"], message: "Webhook subscription does not exist" }],
+    };
+  };
+
+  /** This app's subscriptions in id order (keyset cursors), filtered by `topics`, `uri` and `format`. */
+  const resolveWebhookSubscriptions = (shop: Shop, field: FieldNode, variables: Variables): Obj => {
+    const size = checkPageSize(field, variables);
+    const topics = arg(field, "topics", variables);
+    const uri = arg(field, "uri", variables);
+    const format = arg(field, "format", variables);
+    const reverse = arg(field, "reverse", variables) === true;
+    const list = [...shop.webhooks.subscriptions.values()]
+      .filter(
+        (s) =>
+          (!Array.isArray(topics) || topics.length === 0 || topics.includes(s.topic)) &&
+          (typeof uri !== "string" || s.uri === uri) &&
+          (typeof format !== "string" || s.format === format),
+      )
+      .sort((a, b) => numericId(a.id) - numericId(b.id));
+    if (reverse) list.reverse();
+    const after = arg(field, "after", variables);
+    let start = 0;
+    if (after !== undefined && after !== null) {
+      const lastId = Number(decodeCursor(after).last_id);
+      start = list.findIndex((s) => (reverse ? numericId(s.id) < lastId : numericId(s.id) > lastId));
+      if (start < 0) start = list.length;
+    }
+    return projectConnection(
+      field,
+      list.slice(start, start + size),
+      {
+        start,
+        hasNextPage: start + size < list.length,
+        cursorOf: (item) => encodeCursor({ last_id: numericId(item.id) }),
+      },
+      variables,
+    );
+  };
+
+  /** `nodes(ids:)`: one entry per id, null for unknown ones; at most 250 ids; malformed ids are errors. */
+  const resolveNodes = (shop: Shop, field: FieldNode, variables: Variables): unknown[] => {
+    const ids = arg(field, "ids", variables);
+    if (!Array.isArray(ids)) {
+      throw new GraphqlError("Field 'nodes' is missing required arguments: ids", "missingRequiredArguments");
+    }
+    if (ids.length > 250) {
+      throw new GraphqlError(
+        `The input array size of ${ids.length} is greater than the maximum allowed of 250.`,
+        "MAX_INPUT_SIZE_EXCEEDED",
+      );
+    }
+    return ids.map((id) => {
+      if (typeof id !== "string" || !/^gid:\/\/shopify\/[A-Za-z]+\/\d+(\?.*)?$/.test(id)) {
+        throw new GraphqlError(`Invalid global id '${String(id)}'`, "argumentLiteralsIncompatible");
+      }
+      const node = findNode(shop, id);
+      return node === null ? null : project(field.selection ?? [], node, variables);
+    });
   };
 
   // ── GraphQL execution ──
@@ -1810,6 +2634,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
       shop.fulfillmentOrders.get(key) ??
       shop.fulfillments.get(key)?.view ??
       shop.inventoryItems.get(key) ??
+      shop.webhooks.subscriptions.get(key) ??
       (shop.bulkOperations.has(key)
         ? bulkView(shop, shop.bulkOperations.get(key) as BulkOperationRecord)
         : null)
@@ -2073,6 +2898,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
       trackingInfo,
     };
     (order.fulfillments as Obj[]).push(view);
+    emitOrderUpdated(shop, order, [allDone ? "orders/fulfilled" : "orders/partially_fulfilled"]);
     shop.fulfillments.set(id, {
       view,
       record: {
@@ -2089,7 +2915,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
   };
 
   /** Executes a parsed operation; returns `data` (GraphqlError thrown for request-level errors). */
-  const execute = (shop: Shop, operation: OperationNode, variables: Variables): Obj => {
+  const execute = (shop: Shop, operation: OperationNode, variables: Variables, version: string): Obj => {
     const data: Obj = {};
     for (const field of childFields(operation.selection)) {
       const selection = field.selection;
@@ -2103,6 +2929,12 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
           );
         } else if (field.name === "fulfillmentCreate") {
           value = fulfillmentCreate(shop, arg(field, "fulfillment", variables));
+        } else if (field.name === "webhookSubscriptionCreate") {
+          value = webhookSubscriptionCreate(shop, field, variables, version);
+        } else if (field.name === "webhookSubscriptionUpdate") {
+          value = webhookSubscriptionUpdate(shop, field, variables);
+        } else if (field.name === "webhookSubscriptionDelete") {
+          value = webhookSubscriptionDelete(shop, field, variables);
         } else {
           throw new GraphqlError(`Field '${field.name}' doesn't exist on type 'Mutation'`, "undefinedField", {
             typeName: "Mutation",
@@ -2119,6 +2951,15 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
         case "inventoryItems":
           data[field.alias] = resolveInventoryItems(shop, field, variables);
           continue;
+        case "nodes":
+          data[field.alias] = resolveNodes(shop, field, variables);
+          continue;
+        case "webhookSubscriptions":
+          data[field.alias] = resolveWebhookSubscriptions(shop, field, variables);
+          continue;
+        case "webhookSubscription":
+          value = shop.webhooks.subscriptions.get(String(arg(field, "id", variables))) ?? null;
+          break;
         case "inventoryItem":
           value = shop.inventoryItems.get(String(arg(field, "id", variables))) ?? null;
           break;
@@ -2334,7 +3175,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
     let data: Obj | null = null;
     let errors: unknown[] | undefined;
     try {
-      data = execute(shop, operation, variables);
+      data = execute(shop, operation, variables, version);
     } catch (error) {
       if (!(error instanceof GraphqlError)) throw error;
       errors = [{ message: error.message, extensions: { code: error.code, ...error.extra } }];
@@ -2390,6 +3231,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
         ...(typeof body.maximumAvailable === "number" ? { maximumAvailable: body.maximumAvailable } : {}),
         ...(typeof body.restoreRate === "number" ? { restoreRate: body.restoreRate } : {}),
         ...(typeof body.currency === "string" ? { currency: body.currency } : {}),
+        ...(typeof body.clientSecret === "string" ? { clientSecret: body.clientSecret } : {}),
       });
       return reply(204);
     }
@@ -2470,6 +3312,16 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
         return reply(200, { levels: listInventory(shopName) });
       case "DELETE /auto-orders":
         stopAutoOrders(shopName);
+        return reply(204);
+      case "GET /webhooks":
+        return reply(200, { subscriptions: listWebhookSubscriptions(shopName) });
+      case "GET /webhooks/deliveries":
+        return reply(200, { deliveries: listWebhookDeliveries(shopName) });
+      case "POST /webhooks/deliveries/pause":
+        shopOf(shopName).webhooks.paused = true;
+        return reply(204);
+      case "POST /webhooks/deliveries/resume":
+        shopOf(shopName).webhooks.paused = false;
         return reply(204);
       default:
         return reply(404, { error: `no control route ${route}` });
@@ -2567,8 +3419,19 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
     stopAutoOrders,
     setInventory,
     listInventory,
+    listWebhookSubscriptions,
+    listWebhookDeliveries,
+    pauseWebhookDeliveries: (domain) => {
+      shopOf(domain).webhooks.paused = true;
+    },
+    resumeWebhookDeliveries: (domain) => {
+      shopOf(domain).webhooks.paused = false;
+    },
+    webhooksSettled,
     close() {
       for (const shop of shops.values()) if (shop.autoOrders !== null) clearInterval(shop.autoOrders);
+      // Deliveries under way stop at once (their retries too).
+      closing.abort();
       for (const res of hanging) res.destroy();
       hanging.clear();
       return new Promise<void>((resolve, reject) => {

@@ -4,7 +4,7 @@ import { inject } from "vitest";
 import worker from "../../src/index";
 import { signedInUser } from "./auth";
 import { ownerSql } from "./harness";
-import { createChannelConnection, createErpConnection } from "./hub";
+import { createChannelConnection, createErpConnection, shopifyCredentials } from "./hub";
 
 /**
  * Deterministic queues for engine tests: the Worker's producer bindings are replaced by recorders, and
@@ -56,6 +56,7 @@ export function simulatedQueues(tenantId: string, overrides: Partial<Env> = {}) 
     ...env,
     CHANNEL_PULL_QUEUE: recorder("channel-pull"),
     ERP_PUSH_QUEUE: recorder("erp-push"),
+    WEBHOOKS_QUEUE: recorder("webhooks"),
     ...overrides,
   };
   const ours = (body: unknown) => (body as { tenantId?: unknown }).tenantId === tenantId;
@@ -89,7 +90,7 @@ export function simulatedQueues(tenantId: string, overrides: Partial<Env> = {}) 
     /** Every message sent since the start, in order (including other tenants'). */
     log,
     /** Sends a message as a producer would (it is delivered by the next `drain`). */
-    async send(queue: "channel-pull" | "erp-push", body: unknown) {
+    async send(queue: "channel-pull" | "erp-push" | "webhooks", body: unknown) {
       const message = { id: `sim-${crypto.randomUUID()}`, queue, body, attempts: 1 };
       pending.push(message);
       log.push(message);
@@ -106,7 +107,7 @@ export function simulatedQueues(tenantId: string, overrides: Partial<Env> = {}) 
         const exhausted = now.filter((m) => m.attempts > (options.maxAttempts ?? 5));
         stats.gaveUp.push(...exhausted);
         const live = now.filter((m) => m.attempts <= (options.maxAttempts ?? 5));
-        for (const queue of ["channel-pull", "erp-push"]) {
+        for (const queue of ["webhooks", "channel-pull", "erp-push"]) {
           const forQueue = live.filter((m) => m.queue === queue);
           const size = options.batchSize ?? 25;
           for (let i = 0; i < forQueue.length; i += size) {
@@ -202,6 +203,9 @@ export async function setUpHub(
     seed?: number;
     erpSettings?: Record<string, unknown>;
     shop?: { maximumAvailable?: number; restoreRate?: number };
+    /** The Shopify app's client secret (webhook signing), and one being rotated out. */
+    clientSecret?: string;
+    previousClientSecret?: string;
   } = {},
 ) {
   const user = await signedInUser({ superuser: true });
@@ -213,6 +217,11 @@ export async function setUpHub(
   const appId = String(erp.sentCredentials.appId);
   await lingxingFake.registerApp(appId, String(erp.sentCredentials.appSecret));
   const channel = await createChannelConnection(user.token, {
+    credentials: {
+      ...shopifyCredentials(),
+      ...(options.clientSecret ? { clientSecret: options.clientSecret } : {}),
+      ...(options.previousClientSecret ? { previousClientSecret: options.previousClientSecret } : {}),
+    },
     erpConnectionId: erp.id,
     settings: {
       pageSize: options.pageSize ?? 3,

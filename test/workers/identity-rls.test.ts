@@ -26,6 +26,10 @@ const TABLES = [
   "sync_jobs",
   "sync_failures",
   "inventory_levels",
+  // Webhooks: raw events, partner endpoints (sealed secrets), parcel tracking.
+  "webhook_events",
+  "webhook_endpoints",
+  "parcel_trackings",
 ] as const;
 
 describe("row-level security on every identity table", () => {

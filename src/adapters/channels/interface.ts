@@ -55,6 +55,20 @@ export interface WebhookSubscriptionsResult {
   removed: string[];
 }
 
+/** The bulk-export part of a channel that has one. */
+export type ChannelBulkExport = Required<
+  Pick<ChannelAdapter, "startOrdersBulkExport" | "getBulkExport" | "readBulkExportOrders">
+>;
+
+/** Whether this channel's adapter offers a bulk export (otherwise backfills page). */
+export function hasBulkExport(adapter: ChannelAdapter): adapter is ChannelAdapter & ChannelBulkExport {
+  return (
+    adapter.startOrdersBulkExport !== undefined &&
+    adapter.getBulkExport !== undefined &&
+    adapter.readBulkExportOrders !== undefined
+  );
+}
+
 export interface ChannelAdapter {
   readonly channel: ChannelType;
   /**
@@ -80,15 +94,23 @@ export interface ChannelAdapter {
     cursor: string | null;
     pageSize: number;
   }): Promise<OrdersPage>;
-  /** Starts an asynchronous export of every order updated since `updatedSince` (large backfills). */
-  startOrdersBulkExport(input: { updatedSince: string }): Promise<{ operationId: string }>;
-  getBulkExport(operationId: string): Promise<BulkExportStatus>;
+  /**
+   * Starts an asynchronous export of every order updated since `updatedSince` (large backfills). The three
+   * bulk-export methods come together or not at all: a channel without a bulk export (TikTok Shop) leaves
+   * them out and its backfills page through `listOrdersUpdatedSince`.
+   */
+  startOrdersBulkExport?(input: { updatedSince: string }): Promise<{ operationId: string }>;
+  getBulkExport?(operationId: string): Promise<BulkExportStatus>;
   /**
    * Reads a completed export's file from `fromByte` (0 at first, then a `nextByte` returned before) and
    * maps the next `maxOrders` orders, each with all its lines. Only that stretch of the file is read, so
    * memory stays bounded whatever the size of the export, and a backfill can resume at any `nextByte`.
    */
-  readBulkExportOrders(input: { url: string; fromByte: number; maxOrders: number }): Promise<BulkExportChunk>;
+  readBulkExportOrders?(input: {
+    url: string;
+    fromByte: number;
+    maxOrders: number;
+  }): Promise<BulkExportChunk>;
   /**
    * Creates the fulfilment with carrier and tracking. Idempotent: when the order already carries a
    * fulfilment with the same tracking number, returns that one instead of creating another.

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type * as z from "zod";
-import { tenantBatch } from "../../db/tenant";
+import { APP_ROLE, tenantBatch } from "../../db/tenant";
 import { ForbiddenError, NotFoundError, PreconditionFailedError } from "../../lib/errors";
 import type { ServiceContext } from "../context";
 import { isProvider, PROVIDERS, type Provider } from "./connection-config";
@@ -68,12 +68,43 @@ export async function loadConnectionForSync({
   assertActsFor(ctx, tenantId);
   const [result] = await tenantBatch(ctx.db.http, tenantId, (db) => [
     db.execute<ConnectionRow>(sql`
-      select id, tenant_id, kind, provider, account, display_name, enabled, settings, erp_connection_id,
-             credentials_sealed
-        from connections where tenant_id = ${tenantId} and id = ${connectionId}`),
+      select ${CONNECTION_COLUMNS} from connections where tenant_id = ${tenantId} and id = ${connectionId}`),
   ]);
   const row = result.rows[0];
   if (!row) throw new NotFoundError("Connection not found");
+  return connectionFromRow(ctx, row);
+}
+
+const CONNECTION_COLUMNS = sql.raw(
+  "id, tenant_id, kind, provider, account, display_name, enabled, settings, erp_connection_id, credentials_sealed",
+);
+
+/**
+ * The connection a webhook names, found by id alone (the caller is an outside system, not a tenant): the
+ * tenant is looked up by a SECURITY DEFINER function inside the tenant-context statement itself, so the
+ * row is still read under RLS and the whole lookup is one round trip. Null when the id is unknown or its
+ * tenant is not active.
+ */
+export async function loadConnectionForWebhook(
+  ctx: ServiceContext,
+  connectionId: string,
+): Promise<LoadedConnection | null> {
+  const db = ctx.db.http;
+  const [, result] = await db.batch([
+    db.execute(sql`
+      select set_config('app.tenant_id', coalesce(webhook_source_tenant('connection', ${connectionId}::uuid)::text, ''), true),
+             set_config('role', ${APP_ROLE}, true)`),
+    db.execute<ConnectionRow>(sql`
+      select ${CONNECTION_COLUMNS} from connections
+       where tenant_id = app_current_tenant() and id = ${connectionId}::uuid`),
+  ]);
+  const row = result.rows[0];
+  return row ? connectionFromRow(ctx, row) : null;
+}
+
+/** A stored row, with its settings and credentials parsed by the provider's schemas. */
+async function connectionFromRow(ctx: ServiceContext, row: ConnectionRow): Promise<LoadedConnection> {
+  const connectionId = row.id;
   const provider = row.provider;
   if (!isProvider(provider)) {
     throw new PreconditionFailedError(`Provider '${provider}' is not supported by this version`, {

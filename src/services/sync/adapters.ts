@@ -1,5 +1,6 @@
 import type { ChannelAdapter } from "../../adapters/channels/interface";
 import { createShopifyAdapter } from "../../adapters/channels/shopify/client";
+import { createTikTokAdapter } from "../../adapters/channels/tiktok/client";
 import type { ErpAdapter } from "../../adapters/erp/interface";
 import { createLingxingAdapter } from "../../adapters/erp/lingxing/client";
 import { PreconditionFailedError } from "../../lib/errors";
@@ -32,6 +33,14 @@ export function governorKey(provider: string, account: string): string {
  */
 const SHOPIFY_DEFAULT_BUCKET = { kind: "cost_bucket", maximumAvailable: 1000, restoreRate: 50 } as const;
 
+/**
+ * TikTok Shop meters requests per second per app and shop. A bucket of request permits (cost 1 each)
+ * restored at 10 per second, bursting to 10, keeps every path to one shop under that whatever the number
+ * of isolates, and a 429's Retry-After (or TikTok's one-second window) blocks it until the window passes.
+ * Conservative on purpose: TikTok grants each app its own limits and does not publish one number.
+ */
+const TIKTOK_REQUEST_BUCKET = { kind: "cost_bucket", maximumAvailable: 10, restoreRate: 10 } as const;
+
 function breakerOf(ctx: ServiceContext) {
   return {
     failureThreshold: ctx.config.upstream.breakerFailureThreshold,
@@ -56,6 +65,23 @@ export function channelAdapterFor(ctx: ServiceContext, connection: SyncConnectio
           },
         ),
       });
+    case "tiktok": {
+      const credentials = connection.credentials;
+      return createTikTokAdapter({
+        shopId: connection.account,
+        credentials: {
+          appKey: String(credentials.appKey),
+          appSecret: String(credentials.appSecret),
+          accessToken: String(credentials.accessToken),
+          shopCipher: String(credentials.shopCipher),
+        },
+        apiBase: ctx.config.tiktokApiBase,
+        timeoutMs: ctx.config.upstream.timeoutMs,
+        gate: governorGate(ctx.governors, governorKey("tiktok", connection.account), TIKTOK_REQUEST_BUCKET, {
+          breaker: breakerOf(ctx),
+        }),
+      });
+    }
     default:
       throw new PreconditionFailedError(`Channel '${connection.provider}' has no adapter yet`);
   }

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import * as z from "zod";
-import type { OrdersPage } from "../../adapters/channels/interface";
+import { hasBulkExport, type OrdersPage } from "../../adapters/channels/interface";
 import { tenantBatch } from "../../db/tenant";
 import type { Order } from "../../domain/commerce";
 import { UpstreamError } from "../../lib/errors";
@@ -27,8 +27,8 @@ const BULK_POLL_SECONDS = 10;
  * its cursor when its time is up; `bulk` starts the channel's bulk export, polls it with delayed messages,
  * then reads its result file a chunk of orders at a time (never the whole file: a large shop's export
  * exceeds a Worker's memory), saving the byte where the next chunk starts with each chunk stored and
- * handing over to a new message at that byte when its time is up. Stored orders go through the same
- * upsert as every pull.
+ * handing over to a new message at that byte when its time is up. Channels without a bulk export run
+ * `bulk` backfills as `paged` ones. Stored orders go through the same upsert as every pull.
  */
 export async function runBackfill({
   ctx,
@@ -45,7 +45,9 @@ export async function runBackfill({
   const started = Date.now();
   const job = await markJob(ctx, input, { status: "running" });
   try {
-    if (input.mode === "bulk") {
+    // A channel without a bulk export (TikTok Shop) serves a `bulk` backfill page by page, resuming
+    // from the message's cursor like a `paged` one.
+    if (input.mode === "bulk" && hasBulkExport(adapter)) {
       // Without `byte`, an operation id comes from a message older than grouped exports: its file cannot
       // be read a chunk at a time, so the export starts again.
       if (input.bulkOperationId === undefined || input.byte === undefined) {

@@ -4,7 +4,14 @@ import { backoffSeconds } from "../../../lib/backoff";
 import { UpstreamError } from "../../../lib/errors";
 import { scrubber } from "../../../lib/scrub";
 import type { UpstreamFailureKind, UpstreamGate, UpstreamOutcome } from "../../../lib/upstream-gate";
-import type { BulkExportChunk, ChannelAdapter, FulfillmentInput, OrdersPage } from "../interface";
+import type {
+  BulkExportChunk,
+  ChannelAdapter,
+  ChannelBulkExport,
+  FulfillmentInput,
+  OrdersPage,
+  WebhookSubscriptionsResult,
+} from "../interface";
 import {
   bulkOperationQuery,
   bulkOperationRunQueryMutation,
@@ -13,11 +20,20 @@ import {
   fulfillmentStateQuery,
   type GraphqlDocument,
   inventoryItemLevelsQuery,
+  inventoryItemsByIdQuery,
   inventoryItemsPageQuery,
+  maxInventoryItemsPerNodesQuery,
   maxInventoryItemsPerPage,
+  maxOrdersPerNodesQuery,
   maxOrdersPerPage,
   orderLineItemsQuery,
+  ordersByIdQuery,
   ordersPageQuery,
+  type WebhookSubscriptionInput,
+  webhookSubscriptionCreateMutation,
+  webhookSubscriptionDeleteMutation,
+  webhookSubscriptionsQuery,
+  webhookSubscriptionUpdateMutation,
 } from "./queries";
 import {
   type BulkExportOrder,
@@ -37,8 +53,10 @@ import {
   fulfillmentStateDataSchema,
   graphqlResponseSchema,
   inventoryItemLevelsDataSchema,
+  inventoryItemsByIdDataSchema,
   inventoryItemsPageDataSchema,
   orderLineItemsDataSchema,
+  ordersByIdDataSchema,
   ordersPageDataSchema,
   pageOrderSchema,
   type ShopifyFulfillmentState,
@@ -46,7 +64,13 @@ import {
   type ShopifyInventoryItem,
   type ShopifyOrder,
   type ShopifyUserError,
+  type ShopifyWebhookSubscription,
+  webhookSubscriptionCreateDataSchema,
+  webhookSubscriptionDeleteDataSchema,
+  webhookSubscriptionsPageDataSchema,
+  webhookSubscriptionUpdateDataSchema,
 } from "./types";
+import { webhookTopicEnum, webhookTopicName } from "./webhook-transform";
 
 /**
  * Shopify channel adapter over the Admin GraphQL API (`POST {shop}/admin/api/{version}/graphql.json`,
@@ -148,7 +172,21 @@ type RoundTrip = { outcome: UpstreamOutcome } & (
 );
 
 export type ShopifyAdapter = ChannelAdapter &
-  Required<Pick<ChannelAdapter, "listInventoryLevels">> & { shopDomain: string };
+  ChannelBulkExport &
+  Required<
+    Pick<
+      ChannelAdapter,
+      "listInventoryLevels" | "getOrders" | "syncWebhookSubscriptions" | "removeWebhookSubscriptions"
+    >
+  > & {
+    shopDomain: string;
+    /**
+     * The SKU each inventory item (GID) is synced under, null when it has none or is not tracked (see
+     * `inventorySkuOf`): what an `inventory_levels/update` webhook, which names only the item, needs.
+     * Ids Shopify does not know are absent.
+     */
+    getInventoryItemSkus(inventoryItemIds: readonly string[]): Promise<Map<string, string | null>>;
+  };
 
 export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter {
   const shopDomain = input.shopDomain.trim().toLowerCase();
@@ -375,6 +413,46 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter
     }
   }
 
+  /**
+   * One order node as a page or `nodes(ids:)` selects it: its remaining lines read, then mapped into
+   * `orders`, or into `rejected` when its shape or amounts cannot be mapped (one bad order never fails the rest).
+   */
+  async function collectOrder(
+    raw: { id: string; name?: unknown; updatedAt?: unknown },
+    orders: Order[],
+    rejected: OrdersPage["rejected"],
+  ): Promise<void> {
+    const parsed = pageOrderSchema.safeParse(raw);
+    if (!parsed.success) {
+      const name = typeof raw.name === "string" ? raw.name : null;
+      rejected.push({
+        externalId: raw.id,
+        externalNumber: name,
+        updatedAt: typeof raw.updatedAt === "string" ? raw.updatedAt : null,
+        error: `Shopify order ${name ?? raw.id} has an unexpected shape: ${parsed.error.issues
+          .slice(0, 3)
+          .map((issue) => `${issue.path.join(".")}: ${issue.message}`)
+          .join("; ")}`,
+      });
+      return;
+    }
+    const node = parsed.data;
+    const order = orderFromPage(node);
+    const lines = node.lineItems.pageInfo;
+    if (lines.hasNextPage) await remainingLineItems(order, lines.endCursor);
+    try {
+      orders.push(mapOrder(order));
+    } catch (error) {
+      if (!(error instanceof UpstreamError) || error.retryable) throw error;
+      rejected.push({
+        externalId: node.id,
+        externalNumber: node.name,
+        updatedAt: node.updatedAt,
+        error: error.message,
+      });
+    }
+  }
+
   async function remainingInventoryLevels(item: ShopifyInventoryItem, after: string | null): Promise<void> {
     let cursor = after;
     while (cursor !== null) {
@@ -524,6 +602,56 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter
     return { orders, rejected, nextByte: null };
   }
 
+  /** Every subscription of this app that delivers to `uri`, all pages read. */
+  async function subscriptionsTo(uri: string): Promise<ShopifyWebhookSubscription[]> {
+    const found: ShopifyWebhookSubscription[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const data: z.infer<typeof webhookSubscriptionsPageDataSchema> = await graphql(
+        webhookSubscriptionsQuery({ uri, after }),
+        webhookSubscriptionsPageDataSchema,
+        { safe: true },
+      );
+      // Compared again here: the subscription set is ours to change only where the address is exactly ours.
+      found.push(...data.webhookSubscriptions.nodes.filter((subscription) => subscription.uri === uri));
+      const page = data.webhookSubscriptions.pageInfo;
+      if (!page.hasNextPage || page.endCursor === null) return found;
+      after = page.endCursor;
+    }
+  }
+
+  /**
+   * Runs one subscription mutation. Not resent after an ambiguous failure: the error is retryable instead,
+   * and the caller's next sync (idempotent, it reads the subscriptions first) finds whatever happened.
+   */
+  async function subscriptionMutation<T>(doc: GraphqlDocument, schema: z.ZodType<T>): Promise<T> {
+    try {
+      return await graphql(doc, schema, { safe: false });
+    } catch (error) {
+      if (error instanceof AmbiguousOutcomeError) {
+        throw upstreamError(error.message, "retryable", { cause: error.cause });
+      }
+      throw error;
+    }
+  }
+
+  function refused(action: string, userErrors: ShopifyUserError[]): void {
+    if (userErrors.length > 0) {
+      throw upstreamError(`Shopify refused to ${action}: ${describeUserErrors(userErrors)}`, "permanent");
+    }
+  }
+
+  async function deleteSubscription(subscription: ShopifyWebhookSubscription): Promise<void> {
+    const data = await subscriptionMutation(
+      webhookSubscriptionDeleteMutation(subscription.id),
+      webhookSubscriptionDeleteDataSchema,
+    );
+    refused(
+      `delete the ${subscription.topic} webhook subscription`,
+      data.webhookSubscriptionDelete.userErrors,
+    );
+  }
+
   async function readFulfillmentState(orderId: string): Promise<ShopifyFulfillmentState> {
     const data = await graphql(fulfillmentStateQuery(orderId), fulfillmentStateDataSchema, { safe: true });
     if (data.order === null) throw upstreamError(`Shopify order ${orderId} not found`, "permanent");
@@ -547,36 +675,7 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter
       );
       const orders: Order[] = [];
       const rejected: OrdersPage["rejected"] = [];
-      for (const raw of data.orders.nodes) {
-        const parsed = pageOrderSchema.safeParse(raw);
-        if (!parsed.success) {
-          rejected.push({
-            externalId: raw.id,
-            externalNumber: raw.name ?? null,
-            updatedAt: raw.updatedAt ?? null,
-            error: `Shopify order ${raw.name ?? raw.id} has an unexpected shape: ${parsed.error.issues
-              .slice(0, 3)
-              .map((issue) => `${issue.path.join(".")}: ${issue.message}`)
-              .join("; ")}`,
-          });
-          continue;
-        }
-        const node = parsed.data;
-        const order = orderFromPage(node);
-        const lines = node.lineItems.pageInfo;
-        if (lines.hasNextPage) await remainingLineItems(order, lines.endCursor);
-        try {
-          orders.push(mapOrder(order));
-        } catch (error) {
-          if (!(error instanceof UpstreamError) || error.retryable) throw error;
-          rejected.push({
-            externalId: node.id,
-            externalNumber: node.name,
-            updatedAt: node.updatedAt,
-            error: error.message,
-          });
-        }
-      }
+      for (const raw of data.orders.nodes) await collectOrder(raw, orders, rejected);
       const page = data.orders.pageInfo;
       return { orders, rejected, nextCursor: page.hasNextPage ? page.endCursor : null };
     },
@@ -602,6 +701,103 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter
       }
       const page = data.inventoryItems.pageInfo;
       return { levels, nextCursor: page.hasNextPage ? page.endCursor : null };
+    },
+
+    /** By GID, in chunks sized to the cost ceiling; ids that are not order GIDs are simply not found. */
+    async getOrders(externalIds) {
+      const ids = [...new Set(externalIds)].filter((id) => ORDER_GID.test(id));
+      const orders: Order[] = [];
+      const rejected: OrdersPage["rejected"] = [];
+      for (const chunk of chunks(ids, maxOrdersPerNodesQuery())) {
+        const data = await graphql(ordersByIdQuery(chunk), ordersByIdDataSchema, { safe: true });
+        for (const node of data.nodes) {
+          if (node === null || node.__typename !== "Order" || typeof node.id !== "string") continue;
+          await collectOrder({ ...node, id: node.id }, orders, rejected);
+        }
+      }
+      return { orders, rejected };
+    },
+
+    async getInventoryItemSkus(inventoryItemIds) {
+      const ids = [...new Set(inventoryItemIds)].filter((id) => INVENTORY_ITEM_GID.test(id));
+      const skus = new Map<string, string | null>();
+      for (const chunk of chunks(ids, maxInventoryItemsPerNodesQuery())) {
+        const data = await graphql(inventoryItemsByIdQuery(chunk), inventoryItemsByIdDataSchema, {
+          safe: true,
+        });
+        for (const node of data.nodes) {
+          if (node === null || node.__typename !== "InventoryItem" || typeof node.id !== "string") continue;
+          if (typeof node.tracked !== "boolean") {
+            throw upstreamError(
+              `Shopify inventory item ${node.id} came without its tracked flag`,
+              "permanent",
+            );
+          }
+          skus.set(node.id, inventorySkuOf({ sku: node.sku ?? null, tracked: node.tracked }));
+        }
+      }
+      return skus;
+    },
+
+    /**
+     * Ours = this app's subscriptions whose `uri` is exactly `callbackUrl`. Each wanted topic gets one, in
+     * JSON with no filter and the whole payload (anything else would silently drop events or fields the
+     * receiver reads); ours for other topics are deleted; other addresses are never touched.
+     */
+    async syncWebhookSubscriptions({ callbackUrl, topics }) {
+      const uri = checkedCallbackUrl(callbackUrl);
+      const wanted = new Map<string, string>();
+      for (const topic of topics) wanted.set(webhookTopicEnum(topic), topic.trim());
+      const input: WebhookSubscriptionInput = { uri, format: "JSON", filter: "", includeFields: [] };
+      const result: WebhookSubscriptionsResult = { created: [], updated: [], unchanged: [], removed: [] };
+      const existing = await subscriptionsTo(uri);
+      const kept = new Set<string>();
+      for (const subscription of existing) {
+        const name = wanted.get(subscription.topic);
+        if (name === undefined || kept.has(subscription.topic)) {
+          await deleteSubscription(subscription);
+          result.removed.push(webhookTopicName(subscription.topic) ?? subscription.topic);
+          continue;
+        }
+        kept.add(subscription.topic);
+        const differs =
+          subscription.format !== "JSON" ||
+          (subscription.filter ?? "") !== "" ||
+          subscription.includeFields.length > 0;
+        if (!differs) {
+          result.unchanged.push(name);
+          continue;
+        }
+        const data = await subscriptionMutation(
+          webhookSubscriptionUpdateMutation(subscription.id, input),
+          webhookSubscriptionUpdateDataSchema,
+        );
+        refused(`update the ${name} webhook subscription`, data.webhookSubscriptionUpdate.userErrors);
+        result.updated.push(name);
+      }
+      for (const [topicEnum, name] of wanted) {
+        if (kept.has(topicEnum)) continue;
+        const data = await subscriptionMutation(
+          webhookSubscriptionCreateMutation(topicEnum, input),
+          webhookSubscriptionCreateDataSchema,
+        );
+        refused(`subscribe to ${name}`, data.webhookSubscriptionCreate.userErrors);
+        if (data.webhookSubscriptionCreate.webhookSubscription === null) {
+          throw upstreamError(`Shopify created no ${name} webhook subscription`, "permanent");
+        }
+        result.created.push(name);
+      }
+      return result;
+    },
+
+    async removeWebhookSubscriptions({ callbackUrl }) {
+      const uri = checkedCallbackUrl(callbackUrl);
+      const removed: string[] = [];
+      for (const subscription of await subscriptionsTo(uri)) {
+        await deleteSubscription(subscription);
+        removed.push(webhookTopicName(subscription.topic) ?? subscription.topic);
+      }
+      return { removed };
     },
 
     async startOrdersBulkExport({ updatedSince }) {
@@ -708,6 +904,29 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter
       }
     },
   };
+}
+
+const ORDER_GID = /^gid:\/\/shopify\/Order\/\d+$/;
+const INVENTORY_ITEM_GID = /^gid:\/\/shopify\/InventoryItem\/\d+$/;
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Shopify delivers to HTTPS endpoints (plain HTTP only reaches local fakes). */
+function checkedCallbackUrl(callbackUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(callbackUrl);
+  } catch {
+    throw new RangeError(`Not a webhook callback URL: "${callbackUrl}"`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new RangeError(`Not an HTTP(S) webhook callback URL: "${callbackUrl}"`);
+  }
+  return callbackUrl;
 }
 
 function isThrottled(error: ShopifyGraphqlError): boolean {

@@ -453,3 +453,138 @@ export function inventoryItemLevelsQuery(input: {
     cost: requestedCost(INVENTORY_ITEM_LEVELS_SELECTION, variables),
   };
 }
+
+/*
+ * Reads by id: `nodes(ids:)` answers one entry per id, null for ids Shopify does not know. It is a list, not a
+ * connection, and Shopify costs it by the ids asked: each one as one object of the selection (an interface's
+ * inline fragments cost their most expensive possibility), so a chunk of ids is sized to stay under the
+ * ceiling, like a page. Shopify takes at most 250 ids per call.
+ */
+
+/** Requested cost of `nodes(ids:)` with `ids` ids of a type selected by `selection`. */
+function nodesCost(ids: number, selection: readonly Field[]): number {
+  return ids * (1 + requestedCost(selection));
+}
+
+/** The most orders one `ordersByIdQuery` may ask for (with their inline lines). */
+export function maxOrdersPerNodesQuery(): number {
+  return Math.max(1, Math.min(MAX_PAGE_SIZE, Math.floor(MAX_SINGLE_QUERY_COST / nodesCost(1, ORDER_FIELDS))));
+}
+
+/** Orders by GID, each selected as a page selects it (so the same mapping applies, follow-up lines included). */
+export function ordersByIdQuery(ids: readonly string[]): GraphqlDocument {
+  if (ids.length > maxOrdersPerNodesQuery()) {
+    throw new RangeError(`At most ${maxOrdersPerNodesQuery()} orders per query (got ${ids.length})`);
+  }
+  return {
+    operation: "OrdersById",
+    query: `query OrdersById($ids: [ID!]!) { nodes(ids: $ids) { __typename ... on Order { ${renderSelection(ORDER_FIELDS)} } } }`,
+    variables: { ids: [...ids] },
+    cost: nodesCost(ids.length, ORDER_FIELDS),
+  };
+}
+
+const INVENTORY_ITEM_SKU_FIELDS: readonly Field[] = ["id", "sku", "tracked"];
+
+export function maxInventoryItemsPerNodesQuery(): number {
+  return Math.max(
+    1,
+    Math.min(MAX_PAGE_SIZE, Math.floor(MAX_SINGLE_QUERY_COST / nodesCost(1, INVENTORY_ITEM_SKU_FIELDS))),
+  );
+}
+
+/** Inventory items by GID: just what decides their SKU (see `inventorySkuOf`). */
+export function inventoryItemsByIdQuery(ids: readonly string[]): GraphqlDocument {
+  if (ids.length > maxInventoryItemsPerNodesQuery()) {
+    throw new RangeError(
+      `At most ${maxInventoryItemsPerNodesQuery()} inventory items per query (got ${ids.length})`,
+    );
+  }
+  return {
+    operation: "InventoryItemsById",
+    query: `query InventoryItemsById($ids: [ID!]!) { nodes(ids: $ids) { __typename ... on InventoryItem { ${renderSelection(INVENTORY_ITEM_SKU_FIELDS)} } } }`,
+    variables: { ids: [...ids] },
+    cost: nodesCost(ids.length, INVENTORY_ITEM_SKU_FIELDS),
+  };
+}
+
+/*
+ * Webhook subscriptions, in the API's unified form (2025-04 on): the destination is `uri`, filterable in the
+ * `webhookSubscriptions` query; a subscription is (topic, uri) unique per app, and only the calling app's own
+ * subscriptions are visible.
+ */
+
+export const WEBHOOK_SUBSCRIPTION_FIELDS: readonly Field[] = [
+  "id",
+  "topic",
+  "uri",
+  "format",
+  "filter",
+  "includeFields",
+];
+
+const WEBHOOK_SUBSCRIPTIONS_SELECTION: readonly Field[] = [
+  connection(
+    "webhookSubscriptions",
+    { variable: "first" },
+    WEBHOOK_SUBSCRIPTION_FIELDS,
+    "after: $after, uri: $uri",
+  ),
+];
+
+/** One page (the largest Shopify serves) of this app's subscriptions delivering to `uri`. */
+export function webhookSubscriptionsQuery(input: { uri: string; after: string | null }): GraphqlDocument {
+  const variables = { first: MAX_PAGE_SIZE, after: input.after, uri: input.uri };
+  return {
+    operation: "WebhookSubscriptions",
+    query: `query WebhookSubscriptions($first: Int!, $after: String, $uri: String) { ${renderSelection(WEBHOOK_SUBSCRIPTIONS_SELECTION)} }`,
+    variables,
+    cost: requestedCost(WEBHOOK_SUBSCRIPTIONS_SELECTION, variables),
+  };
+}
+
+/** `WebhookSubscriptionInput`: where and how Shopify delivers. */
+export interface WebhookSubscriptionInput {
+  uri: string;
+  format: "JSON";
+  /** "" = every event of the topic. */
+  filter: string;
+  /** [] = the whole payload. */
+  includeFields: string[];
+}
+
+const SUBSCRIPTION_PAYLOAD = `webhookSubscription { ${renderSelection(WEBHOOK_SUBSCRIPTION_FIELDS)} } userErrors { field message }`;
+
+export function webhookSubscriptionCreateMutation(
+  topic: string,
+  webhookSubscription: WebhookSubscriptionInput,
+): GraphqlDocument {
+  return {
+    operation: "WebhookSubscriptionCreate",
+    query: `mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) { webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) { ${SUBSCRIPTION_PAYLOAD} } }`,
+    variables: { topic, webhookSubscription },
+    cost: MUTATION_COST,
+  };
+}
+
+export function webhookSubscriptionUpdateMutation(
+  id: string,
+  webhookSubscription: WebhookSubscriptionInput,
+): GraphqlDocument {
+  return {
+    operation: "WebhookSubscriptionUpdate",
+    query: `mutation WebhookSubscriptionUpdate($id: ID!, $webhookSubscription: WebhookSubscriptionInput!) { webhookSubscriptionUpdate(id: $id, webhookSubscription: $webhookSubscription) { ${SUBSCRIPTION_PAYLOAD} } }`,
+    variables: { id, webhookSubscription },
+    cost: MUTATION_COST,
+  };
+}
+
+export function webhookSubscriptionDeleteMutation(id: string): GraphqlDocument {
+  return {
+    operation: "WebhookSubscriptionDelete",
+    query:
+      "mutation WebhookSubscriptionDelete($id: ID!) { webhookSubscriptionDelete(id: $id) { deletedWebhookSubscriptionId userErrors { field message } } }",
+    variables: { id },
+    cost: MUTATION_COST,
+  };
+}

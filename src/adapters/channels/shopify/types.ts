@@ -301,3 +301,211 @@ export const inventoryItemsPageDataSchema = z.object({
 export const inventoryItemLevelsDataSchema = z.object({
   inventoryItem: z.object({ id: z.string(), inventoryLevels: inventoryLevelsSchema }).nullable(),
 });
+
+/** `nodes(ids:)`: one entry per id asked, null for ids Shopify does not know (or may not show this app). */
+export const ordersByIdDataSchema = z.object({
+  nodes: z.array(z.looseObject({ __typename: z.string(), id: z.string().optional() }).nullable()),
+});
+
+export const inventoryItemsByIdDataSchema = z.object({
+  nodes: z.array(
+    z
+      .looseObject({
+        __typename: z.string(),
+        id: z.string().optional(),
+        sku: nullableString.optional(),
+        tracked: z.boolean().optional(),
+      })
+      .nullable(),
+  ),
+});
+
+/*
+ * Webhook subscriptions (Admin API 2025-04 and later): the destination is one `uri` string (HTTPS URL,
+ * `pubsub://project:topic` or an EventBridge ARN); the older `callbackUrl` and `endpoint` union are gone.
+ */
+
+export const WEBHOOK_SUBSCRIPTION_FORMATS = ["JSON", "XML"] as const;
+
+export const webhookSubscriptionSchema = z.object({
+  id: z.string(),
+  /** `WebhookSubscriptionTopic` enum, e.g. ORDERS_CREATE. */
+  topic: z.string(),
+  uri: z.string(),
+  format: z.enum(WEBHOOK_SUBSCRIPTION_FORMATS),
+  /** Search-syntax filter; null or "" = every event of the topic. */
+  filter: nullableString,
+  /** Top-level fields kept in the payload; empty = all of them. */
+  includeFields: z.array(z.string()),
+});
+export type ShopifyWebhookSubscription = z.infer<typeof webhookSubscriptionSchema>;
+
+export const webhookSubscriptionsPageDataSchema = z.object({
+  webhookSubscriptions: z.object({ pageInfo: pageInfoSchema, nodes: z.array(webhookSubscriptionSchema) }),
+});
+
+export const webhookSubscriptionCreateDataSchema = z.object({
+  webhookSubscriptionCreate: z.object({
+    webhookSubscription: webhookSubscriptionSchema.nullable(),
+    userErrors: z.array(userErrorSchema),
+  }),
+});
+
+export const webhookSubscriptionUpdateDataSchema = z.object({
+  webhookSubscriptionUpdate: z.object({
+    webhookSubscription: webhookSubscriptionSchema.nullable(),
+    userErrors: z.array(userErrorSchema),
+  }),
+});
+
+export const webhookSubscriptionDeleteDataSchema = z.object({
+  webhookSubscriptionDelete: z.object({
+    deletedWebhookSubscriptionId: nullableString,
+    userErrors: z.array(userErrorSchema),
+  }),
+});
+
+/*
+ * Webhook bodies. Shopify serialises them like the REST Admin API of the subscription's API version:
+ * snake_case, numeric ids (with `admin_graphql_api_id` beside the resource's own), money as decimal strings
+ * with `*_set` bags (`shop_money`, `presentment_money`), timestamps in the shop's time zone. Unknown keys are
+ * stripped; absent optional keys read as null.
+ */
+
+/**
+ * A REST numeric id as digits. Real ids fit in a double today, but Shopify's documented examples do not
+ * (820982911946154508): a body parsed with `JSON.parse` alone has already lost such an id, so one beyond
+ * 2^53 is refused rather than turned into the wrong GID (`parseShopifyWebhookBody` keeps them as strings).
+ */
+export const restIdSchema = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  if (typeof value === "string") {
+    if (/^\d+$/.test(value)) return value;
+    ctx.addIssue({ code: "custom", message: `"${value}" is not a numeric id` });
+    return z.NEVER;
+  }
+  if (Number.isSafeInteger(value) && value > 0) return String(value);
+  ctx.addIssue({
+    code: "custom",
+    message: `${value} is not an exact positive integer id (parse the body with parseShopifyWebhookBody)`,
+  });
+  return z.NEVER;
+});
+
+const nullish = z
+  .string()
+  .nullish()
+  .transform((value) => value ?? null);
+const restMoneySchema = z.object({ amount: z.union([z.string(), z.number()]), currency_code: z.string() });
+export const restMoneyBagSchema = z.object({ shop_money: restMoneySchema });
+export type ShopifyRestMoneyBag = z.infer<typeof restMoneyBagSchema>;
+
+export const restAddressSchema = z.object({
+  name: nullish,
+  first_name: nullish,
+  last_name: nullish,
+  company: nullish,
+  address1: nullish,
+  address2: nullish,
+  city: nullish,
+  province: nullish,
+  province_code: nullish,
+  zip: nullish,
+  country_code: nullish,
+  phone: nullish,
+});
+export type ShopifyRestAddress = z.infer<typeof restAddressSchema>;
+
+export const restTaxLineSchema = z.object({
+  title: z.string(),
+  rate: z
+    .number()
+    .nullish()
+    .transform((value) => value ?? null),
+  price_set: restMoneyBagSchema,
+});
+
+export const restLineItemSchema = z.object({
+  id: restIdSchema,
+  admin_graphql_api_id: z.string().optional(),
+  sku: nullish,
+  title: z.string(),
+  variant_title: nullish,
+  quantity: z.number().int(),
+  current_quantity: z.number().int(),
+  price_set: restMoneyBagSchema,
+  total_discount_set: restMoneyBagSchema,
+  tax_lines: z.array(restTaxLineSchema),
+  product_id: restIdSchema.nullish().transform((value) => value ?? null),
+  variant_id: restIdSchema.nullish().transform((value) => value ?? null),
+});
+
+export const restShippingLineSchema = z.object({
+  id: restIdSchema.nullish().transform((value) => value ?? null),
+  title: z.string(),
+  code: nullish,
+  price_set: restMoneyBagSchema,
+  /** Removed by an order edit: the GraphQL `shippingLines` connection leaves these out by default. */
+  is_removed: z.boolean().optional(),
+});
+
+export const restCustomerSchema = z.object({
+  id: restIdSchema,
+  admin_graphql_api_id: z.string().optional(),
+  first_name: nullish,
+  last_name: nullish,
+  email: nullish,
+  phone: nullish,
+});
+
+export const restOrderSchema = z.object({
+  id: restIdSchema,
+  admin_graphql_api_id: z.string().optional(),
+  name: z.string(),
+  email: nullish,
+  phone: nullish,
+  created_at: z.string(),
+  updated_at: z.string(),
+  processed_at: nullish,
+  cancelled_at: nullish,
+  cancel_reason: nullish,
+  note: nullish,
+  /** "vip, wholesale": one string, comma separated. */
+  tags: z
+    .string()
+    .nullish()
+    .transform((value) => value ?? ""),
+  discount_codes: z.array(z.object({ code: z.string() })),
+  /** The shop's currency (the buyer's is `presentment_currency`). */
+  currency: z.string(),
+  financial_status: nullish,
+  fulfillment_status: nullish,
+  customer: restCustomerSchema.nullish().transform((value) => value ?? null),
+  shipping_address: restAddressSchema.nullish().transform((value) => value ?? null),
+  billing_address: restAddressSchema.nullish().transform((value) => value ?? null),
+  current_subtotal_price_set: restMoneyBagSchema,
+  current_shipping_price_set: restMoneyBagSchema,
+  current_total_tax_set: restMoneyBagSchema,
+  current_total_discounts_set: restMoneyBagSchema,
+  current_total_price_set: restMoneyBagSchema,
+  tax_lines: z.array(restTaxLineSchema),
+  line_items: z.array(restLineItemSchema),
+  shipping_lines: z.array(restShippingLineSchema),
+  refunds: z.array(z.unknown()).optional(),
+});
+export type ShopifyRestOrder = z.infer<typeof restOrderSchema>;
+
+export const restRefundSchema = z.object({
+  id: restIdSchema,
+  admin_graphql_api_id: z.string().optional(),
+  order_id: restIdSchema,
+});
+
+export const restInventoryLevelSchema = z.object({
+  inventory_item_id: restIdSchema,
+  location_id: restIdSchema,
+  /** Null when the item's stock is not tracked. */
+  available: z.number().int().nullable(),
+  updated_at: z.string(),
+});
+
+export const restShopSchema = z.object({ myshopify_domain: z.string().min(1) });

@@ -1,7 +1,8 @@
 // `npm run bench`: starts the local stack (or uses BENCH_URL), runs each scenario with autocannon and
 // prints req/s, p50/p99 latency and the Postgres/Redis round trips the server reports in Server-Timing;
-// then the integration hub's pipeline bench (bench/pipeline.ts). BENCH_FILTER=pipeline runs only that
-// (pipeline:throughput,batch,rate picks parts); BENCH_PIPELINE=0 skips it.
+// then the webhook receivers' bench (bench/webhooks.ts; BENCH_FILTER=webhooks runs only that,
+// BENCH_WEBHOOKS_BENCH=0 skips it) and the integration hub's pipeline bench (bench/pipeline.ts).
+// BENCH_FILTER=pipeline runs only that (pipeline:throughput,batch,rate picks parts); BENCH_PIPELINE=0 skips it.
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
@@ -13,6 +14,12 @@ import {
   runPipelineBench,
 } from "./pipeline.ts";
 import { type Scenario, scenarios } from "./scenarios.ts";
+import {
+  printWebhookReport,
+  runWebhookBench,
+  shopifyFakeUrlFromEnv,
+  webhookOptionsFromEnv,
+} from "./webhooks.ts";
 
 /** CPU cost of one password check (scrypt, the parameters login uses), median of 9 runs on this machine. */
 async function passwordCost(): Promise<string> {
@@ -33,11 +40,14 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const FILTER = process.env.BENCH_FILTER;
 const PIPELINE_ONLY = FILTER?.startsWith("pipeline") ?? false;
+const WEBHOOKS_ONLY = FILTER === "webhooks";
 const RUN_PIPELINE = process.env.BENCH_PIPELINE !== "0" && (!FILTER || PIPELINE_ONLY);
+const RUN_WEBHOOKS = process.env.BENCH_WEBHOOKS_BENCH !== "0" && (!FILTER || WEBHOOKS_ONLY);
 // The stack's fakes, away from the ports of an `npm start` that may be running beside the bench.
 const FAKE_PORTS = {
   DEMO_SHOPIFY_PORT: process.env.DEMO_SHOPIFY_PORT ?? "8795",
   DEMO_LINGXING_PORT: process.env.DEMO_LINGXING_PORT ?? "8796",
+  DEMO_TIKTOK_PORT: process.env.DEMO_TIKTOK_PORT ?? "8798",
 };
 
 /** The stack this run started, if any: stopped on every way out. */
@@ -56,13 +66,15 @@ async function startStack(): Promise<{ url: string; child: ChildProcess }> {
       DEMO_ORDERS_EVERY_SECONDS: "0",
       LOG_LEVEL: "warn",
       WRANGLER_LOG_LEVEL: "warn",
-      // Load from one address would trip the per-IP and per-account limits that protect real traffic.
+      // Load from one address would trip the per-IP and per-account limits that protect real traffic,
+      // and the webhooks bench sends more than one source's 3,000 deliveries a minute.
       RATE_LIMITS:
         process.env.RATE_LIMITS ??
         JSON.stringify({
           default: { limit: 10_000_000, windowSeconds: 60 },
           auth: { limit: 10_000_000, windowSeconds: 60 },
           public: { limit: 10_000_000, windowSeconds: 60 },
+          webhook: { limit: 10_000_000, windowSeconds: 60 },
         }),
     },
     stdio: ["ignore", "pipe", "inherit"],
@@ -122,7 +134,8 @@ async function main() {
   try {
     const stack = external ? undefined : await startStack();
     const url = external ?? stack?.url ?? "";
-    const selected = PIPELINE_ONLY ? [] : scenarios.filter((s) => !FILTER || s.name.includes(FILTER));
+    const selected =
+      PIPELINE_ONLY || WEBHOOKS_ONLY ? [] : scenarios.filter((s) => !FILTER || s.name.includes(FILTER));
     // Warm the isolate and the connections so the first scenario is not measuring startup.
     await autocannon({ url: `${url}/health`, connections: 2, amount: 50 });
     if (selected.length > 0) {
@@ -131,6 +144,13 @@ async function main() {
       for (const s of selected) rows.push(await run(url, s));
       console.log(`\n${CONNECTIONS} connections, ${DURATION} s per scenario, against ${url}`);
       console.table(rows);
+    }
+    if (RUN_WEBHOOKS) {
+      // A started stack's Shopify fake is on FAKE_PORTS; an external one's on its own DEMO_SHOPIFY_PORT.
+      const shopifyUrl = shopifyFakeUrlFromEnv(external ? process.env : { ...process.env, ...FAKE_PORTS });
+      const started = performance.now();
+      printWebhookReport(await runWebhookBench({ url, shopifyUrl }, webhookOptionsFromEnv()));
+      console.log(`webhooks bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
     if (RUN_PIPELINE) {
       // A started stack's fakes are on FAKE_PORTS; an external one's on its own DEMO_*_PORT (default 8791/8792).

@@ -1,5 +1,6 @@
 // The integration-hub demo for `npm start`: the demo tenant's Shopify store and Lingxing ERP, both
-// served by the vendor fakes on fixed local ports, with orders arriving in the store on a timer.
+// served by the vendor fakes on fixed local ports, with orders arriving in the store on a timer; and
+// the TikTok Shop fake, so TikTok connections made by hand have an API to talk to.
 import { createRequire } from "node:module";
 import type * as PgModule from "pg";
 import { encryptSecret, parseKeyring } from "../src/lib/secret-box.ts";
@@ -10,6 +11,7 @@ import {
 } from "../src/services/connections/connection-config.ts";
 import { type LingxingFake, startLingxingFake } from "../test/fakes/lingxing.ts";
 import { type ShopifyFake, startShopifyFake } from "../test/fakes/shopify.ts";
+import { startTikTokFake, type TikTokFake } from "../test/fakes/tiktok.ts";
 
 const requireCjs = createRequire(import.meta.url);
 const pg = requireCjs("pg") as typeof PgModule;
@@ -19,18 +21,30 @@ export const DEMO_SHOP = "demo-store.myshopify.com";
 export const DEMO_LINGXING_APP_ID = "akdemo0000000001";
 const DEMO_SHOPIFY_TOKEN = "shpat_demo_local_only_token_0001";
 const DEMO_LINGXING_SECRET = "demo-lingxing-app-secret-local-only";
+/**
+ * The demo app's Shopify client secret: the fake signs its webhook deliveries with it and the demo
+ * connection verifies them with it (the README signs its hand-made deliveries with it too).
+ */
+export const DEMO_SHOPIFY_WEBHOOK_SECRET =
+  process.env.DEMO_SHOPIFY_WEBHOOK_SECRET || "demo-shopify-webhook-secret";
 
 export interface DemoHub {
   shopify: ShopifyFake;
   lingxing: LingxingFake;
+  tiktok: TikTokFake;
   close(): Promise<void>;
 }
 
-/** Starts both fakes (fixed ports so the README's curl lines work) and registers the demo accounts. */
+/** Starts the fakes (fixed ports so the README's curl lines work) and registers the demo accounts. */
 export async function startDemoFakes(options: { ordersEverySeconds: number }): Promise<DemoHub> {
   const shopify = await startShopifyFake({ port: Number(process.env.DEMO_SHOPIFY_PORT ?? 8791) });
   const lingxing = await startLingxingFake({ port: Number(process.env.DEMO_LINGXING_PORT ?? 8792) });
-  shopify.createShop({ shop: DEMO_SHOP, accessToken: DEMO_SHOPIFY_TOKEN });
+  const tiktok = await startTikTokFake({ port: Number(process.env.DEMO_TIKTOK_PORT ?? 8793) });
+  shopify.createShop({
+    shop: DEMO_SHOP,
+    accessToken: DEMO_SHOPIFY_TOKEN,
+    clientSecret: DEMO_SHOPIFY_WEBHOOK_SECRET,
+  });
   lingxing.registerApp(DEMO_LINGXING_APP_ID, DEMO_LINGXING_SECRET);
   if (options.ordersEverySeconds > 0) {
     shopify.seedOrders(DEMO_SHOP, 3);
@@ -39,16 +53,18 @@ export async function startDemoFakes(options: { ordersEverySeconds: number }): P
   return {
     shopify,
     lingxing,
+    tiktok,
     async close() {
       shopify.stopAutoOrders(DEMO_SHOP);
-      await Promise.allSettled([shopify.close(), lingxing.close()]);
+      await Promise.allSettled([shopify.close(), lingxing.close(), tiktok.close()]);
     },
   };
 }
 
 /**
- * The demo tenant's two connections, idempotent: credentials re-sealed with the current key on every
- * start, streams created once and due at once (pulling from a day back, then every minute).
+ * The demo tenant's two connections, idempotent: credentials (the Shopify webhook secret included)
+ * re-sealed with the current key and values on every start, streams created once and due at once
+ * (pulling from a day back, then every minute).
  */
 export async function seedDemoConnections(ownerUrl: string, credentialsKeys: string): Promise<void> {
   const client = new pg.Client({ connectionString: ownerUrl });
@@ -79,7 +95,7 @@ export async function seedDemoConnections(ownerUrl: string, credentialsKeys: str
       account: DEMO_SHOP,
       displayName: "Demo Shopify store",
       settings: ChannelSettings.parse({ resources: ["orders"], intervalMinutes: 1, pageSize: 50 }),
-      credentials: { accessToken: DEMO_SHOPIFY_TOKEN },
+      credentials: { accessToken: DEMO_SHOPIFY_TOKEN, clientSecret: DEMO_SHOPIFY_WEBHOOK_SECRET },
       erpConnectionId: erpId,
     });
     // The fakes start empty on every `npm start` (and hand out the same ids again), so the demo

@@ -177,13 +177,14 @@ async function main() {
   await seedDemoConnections(postgres.url, secrets.credentialsKeys);
   say(`postgres: migrations applied (${seconds()})`);
 
-  // The demo tenant's Shopify store and Lingxing ERP (test/fakes), on fixed ports for the README's curl lines.
+  // The demo tenant's Shopify store and Lingxing ERP, and a TikTok Shop API (test/fakes), on fixed ports
+  // for the README's curl lines.
   const demo = await startDemoFakes({
     ordersEverySeconds: Number(process.env.DEMO_ORDERS_EVERY_SECONDS ?? 30),
   });
   cleanups.push(() => demo.close());
   say(
-    `fake Shopify: ${demo.shopify.url} (shop ${DEMO_SHOP}); fake Lingxing: ${demo.lingxing.url} (app ${DEMO_LINGXING_APP_ID})`,
+    `fake Shopify: ${demo.shopify.url} (shop ${DEMO_SHOP}); fake Lingxing: ${demo.lingxing.url} (app ${DEMO_LINGXING_APP_ID}); fake TikTok Shop: ${demo.tiktok.url}`,
   );
 
   const pgUrl = new URL(postgres.url);
@@ -227,6 +228,13 @@ async function main() {
     CREDENTIALS_KEYS: secrets.credentialsKeys,
     SHOPIFY_API_BASE: `${demo.shopify.url}/shops/{shop}`,
     LINGXING_API_BASE: demo.lingxing.url,
+    TIKTOK_API_BASE: demo.tiktok.url,
+    // Where channels deliver webhooks: the fakes accept plain http on loopback, so the fake Shopify
+    // delivers signed webhooks straight to this Worker once its subscriptions are registered.
+    PUBLIC_BASE_URL: process.env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${PORT}`,
+    WEBHOOK_TOLERANCE_SECONDS: process.env.WEBHOOK_TOLERANCE_SECONDS ?? "300",
+    // Local-only 17track key: enables the /webhooks/17track receiver for hand-signed pushes.
+    TRACK17_SECURITY_KEYS: process.env.TRACK17_SECURITY_KEYS ?? "demo-17track-key",
   };
   await mkdir(DATA_DIR, { recursive: true });
   await writeFile(
@@ -288,6 +296,9 @@ async function main() {
   }
   say(`sign in: tenant "demo" as admin@demo.local, or tenant "platform" as platform@tradewind.local`);
   say(`         password "${SEED_PASSWORD}" (SEED_ADMIN_PASSWORD; local seed only)`);
+  say(
+    `webhooks: ${url}/webhooks/shopify/<demo Shopify connection id>, signed with DEMO_SHOPIFY_WEBHOOK_SECRET (README: "Send a webhook")`,
+  );
   wrangler.on("exit", (code) => {
     say(`wrangler dev exited (${code}); shutting down`);
     void shutdown(code ?? 1);

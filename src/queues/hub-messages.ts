@@ -54,10 +54,18 @@ export const FulfilShipmentMessage = z.object({
   trigger: SyncTrigger,
 });
 
+/** Make a channel connection's webhook subscriptions match it (after it was created or edited). */
+export const SyncWebhooksMessage = z.object({
+  type: z.literal("webhooks.sync"),
+  tenantId: z.uuid(),
+  connectionId: z.uuid(),
+});
+
 export const ChannelPullMessage = z.discriminatedUnion("type", [
   StreamRunMessage,
   BackfillMessage,
   FulfilShipmentMessage,
+  SyncWebhooksMessage,
 ]);
 export type ChannelPullMessage = z.infer<typeof ChannelPullMessage>;
 

@@ -9,6 +9,7 @@ import { pullChannelOrders } from "../services/sync/pull-orders";
 import { sweepPushBacklog } from "../services/sync/push-backlog";
 import { pushOrdersToErp } from "../services/sync/push-orders";
 import { fulfilShipment, pollErpShipments } from "../services/sync/write-back";
+import { syncConnectionWebhooks } from "../services/webhooks/register-webhooks";
 import { consumeMessages, PermanentMessageError } from "./consume";
 import { ChannelPullMessage, ErpPushMessage } from "./hub-messages";
 import { QUEUES } from "./names";
@@ -49,6 +50,9 @@ export function consumeChannelPull(ctx: ServiceContext, batch: MessageBatch): Pr
         return;
       case "shipment.fulfil":
         await fulfilShipment({ ctx, input: message });
+        return;
+      case "webhooks.sync":
+        await syncConnectionWebhooks({ ctx, input: message });
         return;
       default: {
         const unknown: never = message;

@@ -118,6 +118,23 @@ export const ConnectionSchema = z
       })
       .meta({ description: "Never the values" }),
     streams: z.array(SyncStreamSchema),
+    webhooks: z
+      .object({
+        receiverPath: z.string().meta({
+          description: "Where the channel delivers (under PUBLIC_BASE_URL)",
+          example: "/webhooks/shopify/2f1c0a7e-5b1d-4b1e-9d59-0d3c2f6b8e10",
+        }),
+        state: z
+          .record(z.string(), z.unknown())
+          .nullable()
+          .meta({
+            description:
+              "Subscriptions at the channel as last synced: `{ status: registered, callbackUrl, topics, syncedAt }`, " +
+              "`{ status: not_registered, reason }` or `{ status: failed, error }`; null until the first sync",
+          }),
+      })
+      .nullable()
+      .meta({ description: "For a channel: its webhook receiver; null for an ERP" }),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
   })

@@ -34,6 +34,11 @@ export interface ConnectionView {
   erpConnectionId: string | null;
   credentials: { set: true; keyId: string };
   streams: SyncStreamView[];
+  /**
+   * For a channel: its webhook receiver and the state of its subscriptions at the channel as last synced
+   * (`registered`, `not_registered` with a reason, `failed` with the error); null for an ERP.
+   */
+  webhooks: { receiverPath: string; state: Record<string, unknown> | null } | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -60,6 +65,7 @@ export interface ConnectionViewRow extends Record<string, unknown> {
   erp_connection_id: string | null;
   credentials_key_id: string;
   streams: StreamJson[] | string;
+  webhook_state: Record<string, unknown> | string | null;
   created_at: string | Date;
   updated_at: string | Date;
 }
@@ -70,7 +76,7 @@ export interface ConnectionViewRow extends Record<string, unknown> {
  */
 export const CONNECTION_VIEW_COLUMNS: SQL = sql`
   c.id, c.kind, c.provider, c.account, c.display_name, c.enabled, c.settings, c.erp_connection_id,
-  split_part(c.credentials_sealed, '.', 2) as credentials_key_id, c.created_at, c.updated_at,
+  split_part(c.credentials_sealed, '.', 2) as credentials_key_id, c.webhook_state, c.created_at, c.updated_at,
   coalesce((
     select json_agg(json_build_object(
              'resource', s.resource,
@@ -115,6 +121,13 @@ export function toConnectionView(row: ConnectionViewRow): ConnectionView {
       consecutiveFailures: Number(s.consecutiveFailures),
       leased: s.leased,
     })),
+    webhooks:
+      row.kind === "channel"
+        ? {
+            receiverPath: `/webhooks/${row.provider}/${row.id}`,
+            state: row.webhook_state === null ? null : jsonOf(row.webhook_state),
+          }
+        : null,
     createdAt: isoOf(row.created_at),
     updatedAt: isoOf(row.updated_at),
   };

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { tenantBatch } from "../../db/tenant";
 import type { ServiceContext } from "../context";
+import { enqueueWebhookSync } from "../webhooks/register-webhooks";
 import { PROVIDERS, type Provider } from "./connection-config";
 import {
   type ConnectionView,
@@ -95,5 +96,6 @@ export async function createConnection({
   }
   if (!view) throw erpReferenceError(erpKind);
   ctx.logger.info("connection created", { tenantId: t, connectionId: id, provider, account });
+  if (kind === "channel") await enqueueWebhookSync(ctx, { tenantId: t, connectionId: id, provider });
   return toConnectionView(view);
 }

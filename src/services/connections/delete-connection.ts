@@ -3,6 +3,7 @@ import { PG_FOREIGN_KEY_VIOLATION, pgErrorOf } from "../../db/errors";
 import { tenantBatch } from "../../db/tenant";
 import { ConflictError, NotFoundError } from "../../lib/errors";
 import type { ServiceContext } from "../context";
+import { removeConnectionWebhooks } from "../webhooks/register-webhooks";
 import { syncCallerOf } from "./connection-view";
 
 function stillReferenced(channelIds: string[]): ConflictError {
@@ -26,6 +27,8 @@ export async function deleteConnection({
 }): Promise<{ deleted: true }> {
   const { tenantId: t } = syncCallerOf(ctx, "sync:admin");
   const id = input.id;
+  // While the credentials still exist: take the channel's subscriptions to this connection down.
+  const webhooks = await removeConnectionWebhooks(ctx, { tenantId: t, connectionId: id });
   let outcome: { deleted: boolean; referenced_by: string[] } | undefined;
   try {
     const [result] = await tenantBatch(ctx.db.http, t, (db) => [
@@ -53,6 +56,10 @@ export async function deleteConnection({
   }
   if (!outcome) throw new NotFoundError("Connection not found");
   if (!outcome.deleted) throw stillReferenced(outcome.referenced_by);
-  ctx.logger.info("connection deleted", { tenantId: t, connectionId: id });
+  ctx.logger.info("connection deleted", {
+    tenantId: t,
+    connectionId: id,
+    webhooksRemoved: webhooks?.removed ?? null,
+  });
   return { deleted: true };
 }

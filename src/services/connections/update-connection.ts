@@ -2,6 +2,7 @@ import { type SQL, sql } from "drizzle-orm";
 import { tenantBatch } from "../../db/tenant";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors";
 import type { ServiceContext } from "../context";
+import { enqueueWebhookSync } from "../webhooks/register-webhooks";
 import { isProvider } from "./connection-config";
 import {
   type ConnectionView,
@@ -163,5 +164,9 @@ async function tryUpdate(
     connectionId: id,
     fields: Object.keys(patch).filter((k) => patch[k as keyof UpdateConnectionInput] !== undefined),
   });
+  // A new secret or an enable/disable changes what the channel should deliver.
+  if (current.kind === "channel" && (patch.credentials !== undefined || patch.enabled !== undefined)) {
+    await enqueueWebhookSync(ctx, { tenantId: t, connectionId: id, provider });
+  }
   return toConnectionView(view);
 }

@@ -7,7 +7,7 @@ export type SyncMessage = ChannelPullMessage | ErpPushMessage;
 /** Which queue replays a failure of each operation, and the message types that operation may carry. */
 const OPERATION_MESSAGES = {
   push: { queue: "erpPush", types: ["orders.push", "order.push_edited"] },
-  pull: { queue: "channelPull", types: ["stream.run", "orders.backfill"] },
+  pull: { queue: "channelPull", types: ["stream.run", "orders.backfill", "webhooks.sync"] },
   writeback: { queue: "channelPull", types: ["shipment.fulfil"] },
 } as const satisfies Record<SyncOperation, { queue: "erpPush" | "channelPull"; types: readonly string[] }>;
 
@@ -32,8 +32,11 @@ export function parseFailurePayload(operation: SyncOperation, payload: unknown):
 
 /** The body sent on replay: the payload, marked as a replay where the message carries a trigger. */
 export function replayBodyOf(message: SyncMessage): SyncMessage {
-  // A backfill has no trigger: it is started by a person or the first pull, never by a schedule.
-  return message.type === "orders.backfill" ? message : { ...message, trigger: "replay" };
+  // A backfill has no trigger: it is started by a person or the first pull, never by a schedule; a
+  // webhook subscription sync has none either.
+  return message.type === "orders.backfill" || message.type === "webhooks.sync"
+    ? message
+    : { ...message, trigger: "replay" };
 }
 
 /** What a failure is about; an edited payload must keep all of it. */
@@ -106,7 +109,11 @@ export function checkEditedPayload(failure: FailureIdentity, edited: unknown): S
         `Must stay ${expectedOrders.join(", ")}: a replay cannot target another order`,
       ];
     }
-  } else if (message.type === "stream.run" || message.type === "orders.backfill") {
+  } else if (
+    message.type === "stream.run" ||
+    message.type === "orders.backfill" ||
+    message.type === "webhooks.sync"
+  ) {
     const expectedConnection =
       original && "connectionId" in original ? original.connectionId : failure.connectionId;
     mustStay("connectionId", message.connectionId, expectedConnection, "connection");

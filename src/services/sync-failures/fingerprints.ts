@@ -85,6 +85,16 @@ export function syncFailureSubjects(message: ChannelPullMessage | ErpPushMessage
           payload: message,
         },
       ];
+    case "webhooks.sync":
+      return [
+        {
+          ...base,
+          operation: "pull",
+          fingerprint: `webhooks-sync:${message.connectionId}`,
+          connectionId: message.connectionId,
+          payload: message,
+        },
+      ];
     case "shipment.fulfil":
       return [
         {

@@ -4,6 +4,7 @@
 // BENCH_WEBHOOKS_BENCH=0 skips it) and the integration hub's pipeline bench (bench/pipeline.ts).
 // BENCH_FILTER=pipeline runs only that (pipeline:throughput,batch,rate picks parts); BENCH_PIPELINE=0 skips it.
 import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { hashPassword, verifyPassword } from "../src/services/auth/password.ts";
@@ -93,7 +94,8 @@ async function startStack(): Promise<{ url: string; child: ChildProcess }> {
     });
     child.on("exit", (code) => reject(new Error(`local stack exited (${code})`)));
   });
-  child.stdout?.resume();
+  // The stack's own output (the Worker's log lines included), for a look after a surprising run.
+  child.stdout?.pipe(createWriteStream(`${ROOT}.data/bench-stack.log`));
   return { url, child };
 }
 

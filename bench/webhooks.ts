@@ -111,6 +111,7 @@ interface WebhookEvent {
   status: "received" | "processed" | "ignored" | "failed";
   receivedAt: string;
   processedAt: string | null;
+  attempts: number;
   lastError: Record<string, unknown> | null;
 }
 
@@ -357,11 +358,13 @@ function latencies(deliveries: Delivery[]) {
   };
 }
 
-function outcomes(deliveries: Delivery[]): Record<string, number> {
+function outcomesOf(values: string[]): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const d of deliveries) counts[d.outcome] = (counts[d.outcome] ?? 0) + 1;
+  for (const v of values) counts[v] = (counts[v] ?? 0) + 1;
   return counts;
 }
+
+const outcomes = (deliveries: Delivery[]) => outcomesOf(deliveries.map((d) => d.outcome));
 
 /** The most common value (round trips are the same for every fresh event; a retry path would differ). */
 function mode(values: (number | null)[]): string {
@@ -418,6 +421,8 @@ export interface WebhookReport {
     idleLagP99Seconds: number;
   };
   roundTrips: { db: string; cache: string };
+  /** GET /health with the same senders just before the sustained run. */
+  healthReference: { requestsPerSecond: number; p50Ms: number; p99Ms: number; failures: number };
 }
 
 export async function runWebhookBench(
@@ -463,6 +468,7 @@ export async function runWebhookBench(
     await waitUntilProcessed(hub, shop.connectionId, options.timeoutMs);
     const idle = await hub.events(shop.connectionId);
 
+    const reference = await healthReference(targets.url, options.concurrency, 3);
     options.log(
       `sustained: ${options.concurrency} concurrent senders for ${options.seconds} s (distinct webhook and order ids)…`,
     );
@@ -546,6 +552,7 @@ export async function runWebhookBench(
         db: mode(measured.map((d) => d.dbRoundTrips)),
         cache: mode(measured.map((d) => d.cacheRoundTrips)),
       },
+      healthReference: reference,
     };
     options.log(
       `${report.sustained.eventsPerSecond} verified events/s sustained; ack p50 ${report.latency.p50Ms} ms idle, ${report.sustained.p50Ms} ms under load; all processed ${report.processing.drainedAfterLastAckSeconds} s after the last ack`,
@@ -563,13 +570,51 @@ export async function runWebhookBench(
   }
 }
 
+/**
+ * The same senders against GET /health (1 Postgres + 1 Redis round trip) for a few seconds: a reference
+ * taken under the same machine load, since a shared 2-core machine's numbers move between runs.
+ */
+async function healthReference(url: string, concurrency: number, secondsLong: number) {
+  const samples: number[] = [];
+  let failures = 0;
+  const started = performance.now();
+  const deadline = started + secondsLong * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const t = performance.now();
+        try {
+          const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+          await res.arrayBuffer();
+          if (res.status === 200) samples.push(performance.now() - t);
+          else failures += 1;
+        } catch {
+          failures += 1;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  samples.sort((a, b) => a - b);
+  return {
+    requestsPerSecond: Number((samples.length / elapsed).toFixed(1)),
+    p50Ms: percentile(samples, 50),
+    p99Ms: percentile(samples, 99),
+    failures,
+  };
+}
+
 /** Polls until the connection has no event left `received`. */
 async function waitUntilProcessed(hub: Hub, connectionId: string, timeoutMs: number): Promise<void> {
   const started = performance.now();
   while (await hub.anyEvent(connectionId, "received")) {
     if (performance.now() - started > timeoutMs) {
-      const waiting = (await hub.events(connectionId, "received")).length;
-      throw new BenchError(`${waiting} event(s) still received after ${seconds(timeoutMs)} s`);
+      const waiting = await hub.events(connectionId, "received");
+      const attempts = outcomesOf(waiting.map((e) => `${e.attempts} attempt(s)`));
+      const sample = waiting.find((e) => e.lastError !== null) ?? waiting[0];
+      throw new BenchError(
+        `${waiting.length} event(s) still received after ${seconds(timeoutMs)} s (${JSON.stringify(attempts)}); e.g. ${JSON.stringify(sample)}`,
+      );
     }
     await sleep(50);
   }
@@ -601,6 +646,15 @@ export function printWebhookReport(report: WebhookReport, log: (line: string) =>
       "rejects/errors": Object.values(s.rejects).reduce((n, v) => n + v, 0) + s.errors,
       "db/cache rt per ack": `${rt.db} / ${rt.cache}`,
       "server db/cache ms p50": `${s.dbMsP50} / ${s.cacheMsP50}`,
+    },
+    {
+      run: `reference: GET /health, ${s.concurrency} concurrent × 3 s`,
+      "events/s": report.healthReference.requestsPerSecond,
+      "ack p50 ms": report.healthReference.p50Ms,
+      "ack p99 ms": report.healthReference.p99Ms,
+      "rejects/errors": report.healthReference.failures,
+      "db/cache rt per ack": "1 / 1",
+      "server db/cache ms p50": "",
     },
   ]);
   console.table([

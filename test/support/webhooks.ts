@@ -476,6 +476,19 @@ export function track17Push(input: {
   });
 }
 
+/** `signStandard` over raw bytes (bodies that are not UTF-8 text are signed as sent). */
+export async function signStandardBytes(
+  secret: string,
+  id: string,
+  timestamp: string,
+  body: Uint8Array,
+): Promise<string> {
+  const key = secret.startsWith("whsec_")
+    ? Uint8Array.from(atob(secret.slice(6)), (c) => c.charCodeAt(0))
+    : encoder.encode(secret);
+  return `v1,${base64(await hmac(key, concat(encoder.encode(`${id}.${timestamp}.`), body)))}`;
+}
+
 /** A Standard Webhooks delivery (standardwebhooks.com): webhook-id, webhook-timestamp, webhook-signature. */
 export async function sendStandardWebhook(
   d: {
@@ -494,9 +507,10 @@ export async function sendStandardWebhook(
 ) {
   const id = d.id ?? `msg_${crypto.randomUUID().replace(/-/g, "")}`;
   const timestamp = String(d.timestamp ?? Math.floor(Date.now() / 1000));
-  const text = typeof d.body === "string" ? d.body : new TextDecoder().decode(d.body);
+  const bytes = typeof d.body === "string" ? encoder.encode(d.body) : d.body;
   const signature =
-    d.signature ?? (await Promise.all(d.secrets.map((s) => signStandard(s, id, timestamp, text)))).join(" ");
+    d.signature ??
+    (await Promise.all(d.secrets.map((s) => signStandardBytes(s, id, timestamp, bytes)))).join(" ");
   const headers: Record<string, string> = {
     "webhook-id": id,
     "webhook-timestamp": timestamp,

@@ -61,14 +61,20 @@ describe("row-level security on every identity table", () => {
         from pg_proc p join pg_roles r on r.oid = p.proowner
        where p.prosecdef order by p.proname`);
     expect(result.rows).toEqual(
-      ["auth_api_key_lookup", "claim_due_sync_streams", "tenant_public_profile", "wechat_app_tenant"].map(
-        (proname) => ({
-          proname,
-          owner: "tradewind_lookup",
-          rolsuper: false,
-          rolbypassrls: false,
-        }),
-      ),
+      [
+        "auth_api_key_lookup",
+        "claim_due_sync_streams",
+        "claim_stranded_webhook_events",
+        "parcel_tenants",
+        "tenant_public_profile",
+        "webhook_source_tenant",
+        "wechat_app_tenant",
+      ].map((proname) => ({
+        proname,
+        owner: "tradewind_lookup",
+        rolsuper: false,
+        rolbypassrls: false,
+      })),
     );
     const tenant = await createTenant("Lookup Co");
     const found = await ctx.db.http.execute<{ id: string }>(

@@ -39,6 +39,9 @@ async function snapshot(tenantId: string): Promise<string> {
     sql`select * from order_transitions where tenant_id = ${tenantId} order by id`,
     sql`select * from sync_jobs where tenant_id = ${tenantId} order by id`,
     sql`select * from sync_failures where tenant_id = ${tenantId} order by id`,
+    sql`select * from webhook_endpoints where tenant_id = ${tenantId} order by id`,
+    sql`select * from webhook_events where tenant_id = ${tenantId} order by id`,
+    sql`select * from parcel_trackings where tenant_id = ${tenantId} order by tracking_number`,
   ]);
   return JSON.stringify(parts);
 }
@@ -68,6 +71,21 @@ async function hubRows(tenantId: string, shopId: string, erpId: string, customer
             ${JSON.stringify(payload)}::jsonb, 'permanent', ${`${customer} error`})
     returning id`;
   return { order: String(order?.id), job: String(job?.id), failure: String(failure?.id), payload };
+}
+
+/**
+ * A dead-lettered webhook event of a tenant, inserted as the owner (a delivery through the receiver would be
+ * picked up by the runtime's queue consumer and change the row while the matrix runs).
+ */
+async function webhookEventRow(tenantId: string, endpointId: string, topic: string): Promise<string> {
+  const [event] = await ownerSql()`
+    insert into webhook_events (tenant_id, source, endpoint_id, dedupe_key, provider_event_id, topic, status, body,
+                                body_bytes, body_sha256, verification, last_error)
+    values (${tenantId}, 'generic', ${endpointId}, ${`generic:${endpointId}:${topic}`}, ${`msg_${topic}`}, ${topic},
+            'failed', '{"type":"x"}', 12, ${"0".repeat(64)}, '{"scheme":"standard-webhooks-v1","secret":"current"}',
+            '{"code":"PROCESSING_FAILED","message":"B Person payload"}')
+    returning id`;
+  return String(event?.id);
 }
 
 describe("tenant isolation across every identity endpoint", () => {
@@ -113,6 +131,8 @@ describe("tenant isolation across every identity endpoint", () => {
       target: "B-TARGET",
     });
     const bHub = await hubRows(b.tenant.id, bShop.id, bErp.id, "B Person");
+    const bEndpoint = await created("/api/v1/webhooks/endpoints", b.token, { name: "B Person endpoint" });
+    const bWebhookEvent = await webhookEventRow(b.tenant.id, bEndpoint.id, "b.topic");
     const aKey = await created("/api/v1/api-keys", a.token, {
       name: "A key",
       scopes: [
@@ -123,6 +143,7 @@ describe("tenant isolation across every identity endpoint", () => {
         "api_keys:admin",
         "sync:admin",
         "orders:write",
+        "webhooks:admin",
       ],
     });
 
@@ -175,6 +196,25 @@ describe("tenant isolation across every identity endpoint", () => {
       { method: "GET", path: `/api/v1/tenants/${b.tenant.id}`, expect: 403 },
       { method: "POST", path: `/api/v1/tenants/${b.tenant.id}/suspend`, body: {}, expect: 403 },
       { method: "POST", path: `/api/v1/tenants/${b.tenant.id}/reactivate`, expect: 403 },
+      { method: "GET", path: `/api/v1/webhooks/events/${bWebhookEvent}` },
+      { method: "POST", path: `/api/v1/webhooks/events/${bWebhookEvent}/replay` },
+      { method: "PATCH", path: `/api/v1/webhooks/endpoints/${bEndpoint.id}`, body: { enabled: false } },
+      { method: "DELETE", path: `/api/v1/webhooks/endpoints/${bEndpoint.id}` },
+      {
+        method: "POST",
+        path: `/api/v1/webhooks/endpoints/${bEndpoint.id}/rotate-secret`,
+        body: { graceHours: 0 },
+      },
+      // The receivers authenticate by signature, not bearer: A's token (even as TikTok's Authorization
+      // header) is no signature for B's connection or endpoint, and nothing is stored for B.
+      { method: "POST", path: `/webhooks/shopify/${bShop.id}`, body: { id: 1 }, expect: 401 },
+      { method: "POST", path: `/webhooks/tiktok/${bShop.id}`, body: { type: 1 }, expect: 401 },
+      {
+        method: "POST",
+        path: `/webhooks/generic/${bEndpoint.id}`,
+        body: { type: "x", data: {} },
+        expect: 401,
+      },
     ];
 
     // The checklist is the API itself: every documented route with an {id} has a row above.
@@ -227,6 +267,8 @@ describe("tenant isolation across every identity endpoint", () => {
       credentials: { accessToken: "shpat_b_only_token_01" },
     });
     await hubRows(b.tenant.id, bOnlyShop.id, bOnlyErp.id, "B-only customer");
+    const bOnlyEndpoint = await created("/api/v1/webhooks/endpoints", b.token, { name: "B-only endpoint" });
+    await webhookEventRow(b.tenant.id, bOnlyEndpoint.id, "B-only.topic");
     await ownerSql()`
       insert into inventory_levels (tenant_id, connection_id, sku, location_id, available, source_updated_at)
       values (${b.tenant.id}, ${bOnlyShop.id}, 'B-only-SKU', 'gid://shopify/Location/B-only', 7, now())`;
@@ -264,6 +306,11 @@ describe("tenant isolation across every identity endpoint", () => {
       "/api/v1/sync/failures?status=open,replaying,resolved",
       "/api/v1/sync/failures?search=b-only",
       "/api/v1/sync/status",
+      "/api/v1/webhooks/events",
+      "/api/v1/webhooks/events?status=failed",
+      "/api/v1/webhooks/events?topic=B-only.topic",
+      `/api/v1/webhooks/events?endpointId=${bOnlyEndpoint.id}`,
+      "/api/v1/webhooks/endpoints",
     ]) {
       const response = await call(path, bearer(a.token));
       const text = await response.text();

@@ -217,6 +217,46 @@ describe("17track pushes: routed, applied, never regressed", () => {
     ]);
   });
 
+  it("a push with carrier events wins over an earlier push that had none (registration's NotFound)", async () => {
+    const t = await tenantWithQueues();
+    const number = randomTrackingNumber();
+    const tag = t.user.tenant.id;
+    // 17track's first push after registration often knows no event yet…
+    await send17TrackPush(
+      track17Push({
+        event: "TRACKING_UPDATED",
+        number,
+        tag,
+        status: "NotFound",
+        subStatus: "NotFound_Other",
+        events: [],
+      }),
+      {},
+      t.queues.env,
+    );
+    await t.queues.drain();
+    expect((await parcelsOf(t.user.tenant.id))[0]?.status).toBe("NotFound");
+    // …then the carrier's scan, made two hours before that first push, is synced.
+    const scannedAt = new Date(Date.now() - 2 * 3600_000).toISOString();
+    await send17TrackPush(
+      track17Push({
+        event: "TRACKING_UPDATED",
+        number,
+        tag,
+        status: "InfoReceived",
+        subStatus: "InfoReceived",
+        events: [{ at: scannedAt, description: "Shipment information received", location: "Shenzhen" }],
+      }),
+      {},
+      t.queues.env,
+    );
+    await t.queues.drain();
+    const [parcel] = await parcelsOf(t.user.tenant.id);
+    expect(parcel?.status).toBe("InfoReceived");
+    expect(parcel?.latest_event?.description).toBe("Shipment information received");
+    expect(parcel?.events).toHaveLength(1);
+  });
+
   it("TRACKING_STOPPED marks the parcel stopped and keeps its status and events", async () => {
     const t = await tenantWithQueues();
     const number = randomTrackingNumber();

@@ -96,6 +96,9 @@ export async function createConnection({
   }
   if (!view) throw erpReferenceError(erpKind);
   ctx.logger.info("connection created", { tenantId: t, connectionId: id, provider, account });
-  if (kind === "channel") await enqueueWebhookSync(ctx, { tenantId: t, connectionId: id, provider });
+  // Only a connection that can verify deliveries gets subscriptions (a later edit adding a secret syncs).
+  if (kind === "channel" && "clientSecret" in credentials && credentials.clientSecret) {
+    await enqueueWebhookSync(ctx, { tenantId: t, connectionId: id, provider });
+  }
   return toConnectionView(view);
 }

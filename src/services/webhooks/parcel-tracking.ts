@@ -25,7 +25,10 @@ export interface TrackingUpdate {
 
 /** Events kept per parcel: the newest first, enough for any customer conversation. */
 const MAX_EVENTS = 100;
-/** A stop says nothing about where the parcel is: it never wins over a known state. */
+/**
+ * A push that carries no carrier event time (a stop, or a registration's "NotFound") says nothing about
+ * where the parcel is: it never wins over a state that has one. Ties go to the later arrival (`>=`).
+ */
 const NEVER_NEWER = "1970-01-01T00:00:00.000Z";
 
 type Fields = Record<string, unknown>;
@@ -104,7 +107,8 @@ export function trackingUpdateOf(payload: Fields): TrackingUpdate | null {
     latestEvent,
     events,
     stopped: false,
-    // Without any event time the push is as new as its arrival.
-    sourceUpdatedAt: newest ?? new Date().toISOString(),
+    // Without any event time the push ranks below every evented state. Dating it by its arrival made a
+    // later push whose carrier scan predates that arrival (17track syncs scans late) lose: stuck at NotFound.
+    sourceUpdatedAt: newest ?? NEVER_NEWER,
   };
 }

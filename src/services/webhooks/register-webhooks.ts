@@ -60,8 +60,15 @@ export async function syncConnectionWebhooks({
   const reason = reasonNotToRegister(ctx, connection);
   const adapter = connection.kind === "channel" ? channelAdapterFor(ctx, connection) : null;
   if (reason !== null) {
-    // Subscriptions registered earlier (before a disable, or a removed secret) are taken down.
-    if (adapter?.removeWebhookSubscriptions && ctx.config.publicBaseUrl) {
+    // Subscriptions registered earlier (before a disable, or a removed secret) are taken down; a
+    // connection that never had any costs the channel no call.
+    const [previous] = await tenantBatch(ctx.db.http, connection.tenantId, (db) => [
+      db.execute<{ status: string | null }>(sql`
+        select webhook_state->>'status' as status from connections
+         where tenant_id = ${connection.tenantId} and id = ${connection.id}`),
+    ]);
+    const hadSubscriptions = ["registered", "failed"].includes(previous.rows[0]?.status ?? "");
+    if (hadSubscriptions && adapter?.removeWebhookSubscriptions && ctx.config.publicBaseUrl) {
       await adapter.removeWebhookSubscriptions({
         callbackUrl: webhookCallbackUrl(ctx.config.publicBaseUrl, connection),
       });
@@ -116,7 +123,7 @@ export async function enqueueWebhookSync(
   ctx: ServiceContext,
   input: { tenantId: string; connectionId: string; provider: string },
 ): Promise<void> {
-  if (input.provider !== "shopify") return;
+  if (input.provider !== "shopify" || !ctx.config.publicBaseUrl) return;
   const message: ChannelPullMessage = {
     type: "webhooks.sync",
     tenantId: input.tenantId,
@@ -144,7 +151,7 @@ export async function removeConnectionWebhooks(
   if (!ctx.config.publicBaseUrl) return null;
   try {
     const connection = await loadConnectionForSync({ ctx, input });
-    if (connection.provider !== "shopify") return null;
+    if (connection.provider !== "shopify" || !connection.credentials.clientSecret) return null;
     const adapter = channelAdapterFor(ctx, connection);
     if (!adapter.removeWebhookSubscriptions) return null;
     const result = await adapter.removeWebhookSubscriptions({

@@ -1,6 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import { tenantBatch } from "../../db/tenant";
 import { NotFoundError, ValidationError } from "../../lib/errors";
+import { isUuid } from "../../lib/ids";
 import type { WebhookMessage } from "../../queues/webhook-messages";
 import { requirePermissionOf } from "../auth/principal";
 import type { ServiceContext } from "../context";
@@ -94,18 +95,30 @@ export interface WebhookEventFilter {
   received?: TimeRange | undefined;
 }
 
-/** `<receivedAt ISO>|<id>`, base64url: the position after the last item of a page (newest first). */
-function encodeCursor(row: { received_at: string; id: string }): string {
-  return btoa(`${new Date(row.received_at).toISOString()}|${row.id}`)
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
+/**
+ * `<receivedAt>|<id>`, base64url: the position after the last item of a page (newest first). The time is
+ * Postgres' own microsecond value (`cursor_at`), not a JS Date: rounded to milliseconds, the keyset
+ * comparison skipped every event received later within the boundary's millisecond (a burst of deliveries).
+ */
+function encodeCursor(row: { cursor_at: string; id: string }): string {
+  return btoa(`${row.cursor_at}|${row.id}`).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
+
+/** An instant exactly as `encodeCursor` writes it (older cursors carry milliseconds). */
+const CURSOR_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$/;
 
 function decodeCursor(cursor: string): { receivedAt: string; id: string } {
   try {
-    const [receivedAt, id] = atob(cursor.replace(/-/g, "+").replace(/_/g, "/")).split("|");
-    if (receivedAt && id && !Number.isNaN(Date.parse(receivedAt)) && /^[0-9a-f-]{36}$/i.test(id)) {
+    const [receivedAt, id, ...rest] = atob(cursor.replace(/-/g, "+").replace(/_/g, "/")).split("|");
+    // Checked strictly here: anything looser (`Date.parse` accepts "1") reached Postgres as a cast error.
+    if (
+      rest.length === 0 &&
+      receivedAt &&
+      id &&
+      CURSOR_INSTANT.test(receivedAt) &&
+      !Number.isNaN(Date.parse(receivedAt)) &&
+      isUuid(id)
+    ) {
       return { receivedAt, id };
     }
   } catch {
@@ -140,8 +153,10 @@ export async function listWebhookEvents({
     filters.push(sql`(e.received_at, e.id) < (${after.receivedAt}::timestamptz, ${after.id}::uuid)`);
   }
   const [result] = await tenantBatch(ctx.db.http, t, (db) => [
-    db.execute<EventRow>(sql`
-      select ${SUMMARY} from webhook_events e
+    db.execute<EventRow & { cursor_at: string }>(sql`
+      select ${SUMMARY},
+             to_char(e.received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at
+        from webhook_events e
        where ${sql.join(filters, sql` and `)}
        order by e.received_at desc, e.id desc
        limit ${input.limit + 1}`),

@@ -215,3 +215,26 @@ describe("Shopify webhooks: refused", () => {
     expect(page.data?.items.map((i) => i.id)).toEqual([event?.id]);
   });
 });
+
+describe("webhook sources", () => {
+  it("counts refused deliveries per source beside what was received, for the tenant's operators", async () => {
+    const h = await hubWithWebhooks();
+    await h.deliver("orders/create", restOrder());
+    await h.deliver("orders/create", restOrder(), { secret: "rotated-away-secret" });
+    await h.deliver("orders/create", restOrder(), { secret: "rotated-away-secret" });
+    await h.queues.drain();
+    const response = await call("/api/v1/webhooks/sources", bearer(h.user.token));
+    expect(response.status).toBe(200);
+    const sources = (await envelope<{ items: Record<string, unknown>[] }>(response)).data?.items;
+    expect(sources).toEqual([
+      expect.objectContaining({
+        source: "shopify",
+        connectionId: h.channel.id,
+        receiverPath: `/webhooks/shopify/${h.channel.id}`,
+        enabled: true,
+        lastReceivedAt: expect.any(String),
+        last24h: { received: 1, processed: 1, failed: 0, pending: 0, rejected: 2 },
+      }),
+    ]);
+  });
+});

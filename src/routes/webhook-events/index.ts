@@ -28,6 +28,7 @@ import {
   replayWebhookEvent,
 } from "../../services/webhooks/webhook-events";
 import { WEBHOOK_SOURCES, WEBHOOK_STATUSES } from "../../services/webhooks/webhook-model";
+import { listWebhookSources } from "../../services/webhooks/webhook-sources";
 import { multiValueQuery } from "../orders";
 
 /** `/api/v1/webhooks`: the received events (the webhook log and its dead letters) and generic endpoints. */
@@ -179,6 +180,54 @@ webhooksApp.openapi(
   async (c) => {
     const event = await replayWebhookEvent({ ctx: c.var.services, input: c.req.valid("param") });
     return c.json(successBody(c, event), 200);
+  },
+);
+
+const WebhookSourceSchema = z
+  .object({
+    source: z.enum(["shopify", "tiktok", "generic"]),
+    connectionId: z.uuid().nullable(),
+    endpointId: z.uuid().nullable(),
+    name: z.string(),
+    receiverPath: z.string().meta({ example: "/webhooks/shopify/2f1c0a7e-5b1d-4b1e-9d59-0d3c2f6b8e10" }),
+    enabled: z.boolean(),
+    subscription: Json.nullable().meta({
+      description: "Channel subscriptions as last synced (see Connection.webhooks)",
+    }),
+    lastReceivedAt: Iso.nullable(),
+    last24h: z.object({
+      received: z.number().int(),
+      processed: z.number().int(),
+      failed: z.number().int().meta({ description: "Dead letters: see GET /events?status=failed" }),
+      pending: z.number().int(),
+      rejected: z.number().int().nullable().meta({
+        description:
+          "Deliveries refused (bad signature or stale): alert on a rise (a wrong secret after a rotation, or probing); null without Redis",
+      }),
+    }),
+  })
+  .meta({ id: "WebhookSource" });
+
+webhooksApp.openapi(
+  createRoute({
+    method: "get",
+    path: "/sources",
+    tags,
+    summary: "Webhook sources and their last 24 hours",
+    description:
+      "Every channel connection that delivers webhooks and every generic endpoint, with deliveries received, " +
+      "processed, failed, pending and refused in the last 24 hours.",
+    security: bearerSecurity,
+    middleware: reader(),
+    responses: {
+      200: jsonContent(envelopeOf(z.object({ items: z.array(WebhookSourceSchema) })), "The sources"),
+      ...authErrorResponses,
+      ...commonErrorResponses,
+    },
+  }),
+  async (c) => {
+    const items = await listWebhookSources({ ctx: c.var.services });
+    return c.json(successBody(c, { items }), 200);
   },
 );
 

@@ -99,7 +99,22 @@ export async function loadConnectionForWebhook(
        where tenant_id = app_current_tenant() and id = ${connectionId}::uuid`),
   ]);
   const row = result.rows[0];
-  return row ? connectionFromRow(ctx, row) : null;
+  if (!row) return null;
+  try {
+    return await connectionFromRow(ctx, row);
+  } catch (error) {
+    // Credentials that no longer open or parse cannot verify anything: the sender is refused like an
+    // unknown source (it retries, and a person fixes the credentials), and operators see why.
+    if (error instanceof PreconditionFailedError) {
+      ctx.logger.error("webhook for a connection whose credentials cannot be used", {
+        tenantId: row.tenant_id,
+        connectionId: row.id,
+        error: error.message,
+      });
+      return null;
+    }
+    throw error;
+  }
 }
 
 /** A stored row, with its settings and credentials parsed by the provider's schemas. */

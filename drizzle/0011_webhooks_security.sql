@@ -14,7 +14,7 @@ GRANT SELECT (tenant_id, tracking_numbers) ON shipments TO tradewind_lookup;--> 
 CREATE POLICY "shipments_lookup" ON "shipments" AS PERMISSIVE FOR SELECT TO "tradewind_lookup" USING (true);--> statement-breakpoint
 GRANT SELECT (tenant_id, tracking_number) ON parcel_trackings TO tradewind_lookup;--> statement-breakpoint
 CREATE POLICY "parcel_trackings_lookup" ON "parcel_trackings" AS PERMISSIVE FOR SELECT TO "tradewind_lookup" USING (true);--> statement-breakpoint
-GRANT SELECT (tenant_id, id, status, received_at, enqueued_at), UPDATE (enqueued_at) ON webhook_events TO tradewind_lookup;--> statement-breakpoint
+GRANT SELECT (tenant_id, id, status, received_at, enqueued_at), UPDATE (enqueued_at), DELETE ON webhook_events TO tradewind_lookup;--> statement-breakpoint
 CREATE POLICY "webhook_events_lookup" ON "webhook_events" AS PERMISSIVE FOR ALL TO "tradewind_lookup" USING (true) WITH CHECK (true);--> statement-breakpoint
 
 -- The tenant that owns a webhook's connection or generic endpoint (null = unknown, or its tenant is not
@@ -94,3 +94,35 @@ CREATE OR REPLACE FUNCTION claim_stranded_webhook_events(p_older_than_seconds in
 ALTER FUNCTION claim_stranded_webhook_events(integer, integer) OWNER TO tradewind_lookup;--> statement-breakpoint
 REVOKE ALL ON FUNCTION claim_stranded_webhook_events(integer, integer) FROM PUBLIC;--> statement-breakpoint
 GRANT EXECUTE ON FUNCTION claim_stranded_webhook_events(integer, integer) TO tradewind_app;
+--> statement-breakpoint
+
+-- Retention: settled events older than the window are deleted in bounded slices (processed and ignored
+-- ones after p_settled_days, dead letters after p_failed_days; `received` ones never). Their dedupe rows
+-- go with them, which is safe: a redelivery that old is outside every timestamp window, and an order
+-- or level it carries only applies if it is newer than what is stored.
+CREATE OR REPLACE FUNCTION purge_webhook_events(p_settled_days integer, p_failed_days integer, p_limit integer)
+  RETURNS integer
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = public, pg_temp
+  AS $$
+  DECLARE
+    purged integer;
+  BEGIN
+    IF coalesce(current_setting('app.tenant_id', true), '') <> '' THEN
+      RAISE EXCEPTION 'purge_webhook_events runs for no tenant' USING ERRCODE = '42501';
+    END IF;
+    WITH old AS (
+      SELECT e.tenant_id, e.id FROM webhook_events e
+       WHERE (e.status IN ('processed', 'ignored')
+              AND e.received_at < now() - make_interval(days => greatest(p_settled_days, 1)))
+          OR (e.status = 'failed' AND e.received_at < now() - make_interval(days => greatest(p_failed_days, 1)))
+       LIMIT greatest(1, least(p_limit, 50000))
+    )
+    DELETE FROM webhook_events e USING old WHERE e.tenant_id = old.tenant_id AND e.id = old.id;
+    GET DIAGNOSTICS purged = ROW_COUNT;
+    RETURN purged;
+  END
+  $$;--> statement-breakpoint
+ALTER FUNCTION purge_webhook_events(integer, integer, integer) OWNER TO tradewind_lookup;--> statement-breakpoint
+REVOKE ALL ON FUNCTION purge_webhook_events(integer, integer, integer) FROM PUBLIC;--> statement-breakpoint
+GRANT EXECUTE ON FUNCTION purge_webhook_events(integer, integer, integer) TO tradewind_app;

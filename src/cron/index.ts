@@ -2,6 +2,7 @@ import { IoMetrics, runWithMetrics } from "../lib/metrics";
 import { createServiceContext, type ServiceContext } from "../services/context";
 import { recordSchedulerRun } from "../services/scheduler/record-scheduler-run";
 import { scheduleDueStreams } from "../services/sync/schedule-due-streams";
+import { purgeWebhookEvents } from "../services/webhooks/purge-webhook-events";
 import { requeueStrandedWebhookEvents } from "../services/webhooks/requeue-stranded";
 
 /** Cron expressions exactly as in wrangler.toml `[triggers] crons`. */
@@ -23,7 +24,8 @@ const JOBS: Record<(typeof CRONS)[keyof typeof CRONS], ScheduledJob[]> = {
     (ctx) => scheduleDueStreams({ ctx }).then(() => undefined),
     (ctx) => requeueStrandedWebhookEvents({ ctx }).then(() => undefined),
   ],
-  [CRONS.EVERY_FIVE_MINUTES]: [],
+  // Old settled webhook events are deleted (retention).
+  [CRONS.EVERY_FIVE_MINUTES]: [(ctx) => purgeWebhookEvents({ ctx }).then(() => undefined)],
 };
 
 function isKnownCron(cron: string): cron is keyof typeof JOBS {

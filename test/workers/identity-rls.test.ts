@@ -66,6 +66,7 @@ describe("row-level security on every identity table", () => {
         "claim_due_sync_streams",
         "claim_stranded_webhook_events",
         "parcel_tenants",
+        "purge_webhook_events",
         "tenant_public_profile",
         "webhook_source_tenant",
         "wechat_app_tenant",

@@ -208,6 +208,29 @@ describe("nothing accepted is lost", () => {
   });
 });
 
+describe("webhook log retention", () => {
+  it("the five-minute cron deletes old settled events and dead letters, never unprocessed ones", async () => {
+    const h = await hub();
+    for (let i = 0; i < 4; i++) await h.deliver("orders/create", restOrder());
+    await h.queues.drain();
+    const ids = (
+      await ownerSql()`
+      select id from webhook_events where tenant_id = ${h.user.tenant.id} order by received_at`
+    ).map((r) => r.id);
+    // 40 days old: processed (gone), failed (kept: dead letters live 90 days), received (kept); one recent.
+    await ownerSql()`update webhook_events set received_at = now() - interval '40 days'
+                      where id = any(${ids.slice(0, 3)}::uuid[])`;
+    await ownerSql()`update webhook_events set status = 'failed' where id = ${ids[1]}`;
+    await ownerSql()`update webhook_events set status = 'received' where id = ${ids[2]}`;
+    await runCron(h.queues.env, "*/5 * * * *");
+    const left = (
+      await ownerSql()`
+      select id from webhook_events where tenant_id = ${h.user.tenant.id} order by received_at`
+    ).map((r) => r.id);
+    expect(left.sort()).toEqual([ids[1], ids[2], ids[3]].sort());
+  });
+});
+
 describe("Shopify webhook subscriptions", () => {
   type Subscription = { topic: string; uri: string };
   const subscriptionsOf = async (shop: string) =>

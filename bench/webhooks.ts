@@ -613,7 +613,10 @@ async function waitUntilProcessed(hub: Hub, connectionId: string, timeoutMs: num
       const attempts = outcomesOf(waiting.map((e) => `${e.attempts} attempt(s)`));
       const sample = waiting.find((e) => e.lastError !== null) ?? waiting[0];
       throw new BenchError(
-        `${waiting.length} event(s) still received after ${seconds(timeoutMs)} s (${JSON.stringify(attempts)}); e.g. ${JSON.stringify(sample)}`,
+        `${waiting.length} event(s) still received after ${seconds(timeoutMs)} s (${JSON.stringify(attempts)}); e.g. ${JSON.stringify(sample)}. ` +
+          "Events never attempted are queue messages lost in transit: wrangler dev reloads the Worker when a file under src/ " +
+          "changes and drops its local queues' in-flight messages (the cron's stranded sweep re-enqueues them after 120 s; " +
+          "the bench runs without cron). Run the bench on a tree nobody is editing.",
       );
     }
     await sleep(50);

@@ -133,6 +133,65 @@ export async function seedDemoConnections(ownerUrl: string, credentialsKeys: str
   }
 }
 
+/**
+ * Registers the demo store's webhook subscriptions through the API, as saving a secret in the console
+ * would: the seed writes the connection straight into Postgres, which registers nothing, and the fake
+ * forgets its subscriptions on every start. Afterwards the fake delivers a signed orders/create (and
+ * orders/updated, …) to this Worker for every order it makes. Says how it went, in one line.
+ */
+export async function registerDemoWebhooks(hub: DemoHub, url: string, password: string): Promise<string> {
+  const call = async <T>(method: string, path: string, token: string | null, body?: unknown): Promise<T> => {
+    const res = await fetch(`${url}/api/v1${path}`, {
+      method,
+      headers: {
+        "content-type": "application/json",
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`);
+    return (JSON.parse(text) as { data: T }).data;
+  };
+  const { accessToken } = await call<{ accessToken: string }>("POST", "/auth/login", null, {
+    tenant: "demo",
+    email: "admin@demo.local",
+    password,
+  });
+  const connections = await call<{ items: { id: string; provider: string; account: string }[] }>(
+    "GET",
+    "/connections?pageSize=200",
+    accessToken,
+  );
+  const store = connections.items.find((c) => c.provider === "shopify" && c.account === DEMO_SHOP);
+  if (!store) throw new Error(`the demo connection to ${DEMO_SHOP} is missing`);
+  const saved = Date.now();
+  // Saving the credentials (unchanged) asks the hub to sync the store's subscriptions, on its queue.
+  await call("PATCH", `/connections/${store.id}`, accessToken, {
+    credentials: { accessToken: DEMO_SHOPIFY_TOKEN, clientSecret: DEMO_SHOPIFY_WEBHOOK_SECRET },
+  });
+  type State = { status: string; syncedAt: string; reason?: string; error?: string };
+  for (let i = 0; i < 60; i++) {
+    const view = await call<{ webhooks: { state: State | null } | null }>(
+      "GET",
+      `/connections/${store.id}`,
+      accessToken,
+    );
+    const state = view.webhooks?.state;
+    // A state from before this start describes subscriptions the restarted fake no longer has.
+    if (state && Date.parse(state.syncedAt) >= saved - 1000) {
+      if (state.status === "registered") {
+        const topics = hub.shopify.listWebhookSubscriptions(DEMO_SHOP).map((s) => s.topic);
+        return `${topics.length} subscriptions (${topics.join(", ")}) for connection ${store.id}`;
+      }
+      return `not registered (${state.status}: ${state.reason ?? state.error ?? "no reason given"})`;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return "not registered yet (the hub's queue has not run the sync)";
+}
+
 async function upsertConnection(
   client: InstanceType<typeof pg.Client>,
   credentialsKeys: string,

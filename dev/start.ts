@@ -10,7 +10,13 @@ import type * as PgModule from "pg";
 import type * as RedisModule from "redis";
 import { hashPassword } from "../src/services/auth/password.ts";
 import { PERMISSIONS } from "../src/services/auth/permissions.ts";
-import { DEMO_LINGXING_APP_ID, DEMO_SHOP, seedDemoConnections, startDemoFakes } from "./demo-hub.ts";
+import {
+  DEMO_LINGXING_APP_ID,
+  DEMO_SHOP,
+  registerDemoWebhooks,
+  seedDemoConnections,
+  startDemoFakes,
+} from "./demo-hub.ts";
 import { ensureDatabase, migrateDatabase, withDatabase } from "./migrate.ts";
 import { startNeonGateway } from "./neon-gateway.ts";
 import { startUpstashGateway } from "./upstash-gateway.ts";
@@ -233,9 +239,10 @@ async function main() {
     // delivers signed webhooks straight to this Worker once its subscriptions are registered.
     PUBLIC_BASE_URL: process.env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${PORT}`,
     WEBHOOK_TOLERANCE_SECONDS: process.env.WEBHOOK_TOLERANCE_SECONDS ?? "300",
-    // Local-only 17track key: enables the /webhooks/17track receiver for hand-signed pushes.
-    TRACK17_SECURITY_KEYS: process.env.TRACK17_SECURITY_KEYS ?? "demo-17track-key",
   };
+  // An optional secret: wrangler dev loads only the `[secrets] required` names from the env file, so it
+  // goes in as a --var (a local-only key, fine to echo). It enables /webhooks/17track for hand-signed pushes.
+  const track17Keys = process.env.TRACK17_SECURITY_KEYS ?? "demo-17track-key";
   await mkdir(DATA_DIR, { recursive: true });
   await writeFile(
     envFile,
@@ -259,6 +266,7 @@ async function main() {
       "--test-scheduled",
       "--env-file",
       envFile,
+      ...(track17Keys ? ["--var", `TRACK17_SECURITY_KEYS:${track17Keys}`] : []),
       "--persist-to",
       `${DATA_DIR}/wrangler`,
       "--show-interactive-dev-session=false",
@@ -299,6 +307,14 @@ async function main() {
   say(
     `webhooks: ${url}/webhooks/shopify/<demo Shopify connection id>, signed with DEMO_SHOPIFY_WEBHOOK_SECRET (README: "Send a webhook")`,
   );
+  // Not awaited: the subscriptions are registered through the hub's queue, which may take a moment.
+  registerDemoWebhooks(demo, url, SEED_PASSWORD)
+    .then((outcome) => say(`webhooks: fake Shopify → ${vars.PUBLIC_BASE_URL}: ${outcome}`))
+    .catch((error: unknown) =>
+      console.warn(
+        `[tradewind] webhooks: the demo store's subscriptions were not registered (${error instanceof Error ? error.message : String(error)}); the cron pulls still run`,
+      ),
+    );
   wrangler.on("exit", (code) => {
     say(`wrangler dev exited (${code}); shutting down`);
     void shutdown(code ?? 1);

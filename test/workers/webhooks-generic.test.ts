@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { bearer, signedInUser } from "../support/auth";
 import { call, envelope } from "../support/harness";
+import { createErpConnection } from "../support/hub";
 import { simulatedQueues } from "../support/sync";
 import { sendStandardWebhook, signStandard, webhookEventsOf } from "../support/webhooks";
 
@@ -110,6 +111,34 @@ describe("generic endpoints: created through the API", () => {
       expect(body.success).toBe(false);
       expect(body.error?.code).toBe("VALIDATION_ERROR");
       expect(Object.keys(body.error?.details ?? {})).toEqual(["secret"]);
+    }
+  });
+});
+
+describe("generic endpoints: linked to a connection", () => {
+  it("links an endpoint to the tenant's connection; another tenant's connection is 422, not a 500", async () => {
+    const t = await tenantWithEndpoint();
+    const erp = await createErpConnection(t.user.token);
+    const linked = await call(
+      ENDPOINTS,
+      bearer(t.user.token, { method: "POST", body: { name: "ERP", connectionId: erp.id } }),
+    );
+    expect(linked.status).toBe(201);
+    expect((await envelope<Endpoint>(linked)).data?.connectionId).toBe(erp.id);
+
+    const other = await signedInUser({ superuser: true });
+    const foreign = await createErpConnection(other.token);
+    for (const connectionId of [foreign.id, crypto.randomUUID()]) {
+      const refused = await call(
+        ENDPOINTS,
+        bearer(t.user.token, { method: "POST", body: { name: "Not mine", connectionId } }),
+      );
+      expect(refused.status).toBe(422);
+      expect((await envelope(refused)).error).toEqual({
+        code: "VALIDATION_ERROR",
+        message: "Unknown connection",
+        details: { connectionId: ["No such connection in this tenant"] },
+      });
     }
   });
 });

@@ -260,6 +260,32 @@ describe("TikTok webhooks: accepted, applied once, pushed", () => {
     expect((await tiktokFake.stats(h.shopId)).requests).toEqual({});
   });
 
+  it("a notification naming no order is a dead letter; one for a disabled connection is ignored", async () => {
+    const h = await setUpTikTokHub({ seeds: [{}] });
+    await h.deliver(
+      tiktokNotification({
+        type: ORDER_STATUS_CHANGE,
+        shopId: h.shopId,
+        data: { order_status: "AWAITING_SHIPMENT", update_time: Math.floor(Date.now() / 1000) },
+      }),
+    );
+    await h.queues.drain();
+    const [noOrder] = await webhookEventsOf(h.user.tenant.id);
+    expect(noOrder?.status).toBe("failed");
+    expect(noOrder?.last_error).toMatchObject({
+      code: "PROCESSING_FAILED",
+      message: "WebhookPayloadError: Notification names no order (`data.order_id`)",
+    });
+
+    await ownerSql()`update connections set enabled = false where id = ${h.channel.id}`;
+    await h.deliver(orderStatusChange(h.shopId, h.seeded[0]?.id ?? ""));
+    await h.queues.drain();
+    const [, disabled] = await webhookEventsOf(h.user.tenant.id);
+    expect(disabled?.status).toBe("ignored");
+    expect(disabled?.outcome).toEqual({ reason: "connection disabled" });
+    expect(await ordersOf(h.user.tenant.id)).toHaveLength(0);
+  });
+
   it("TikTok answering 5xx and 429 while processing: the event is retried through the queue, then processed", async () => {
     const h = await setUpTikTokHub({ seeds: [{}] });
     const [order] = h.seeded;

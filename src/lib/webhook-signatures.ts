@@ -113,7 +113,7 @@ export async function verify17TrackWebhook(
   keys: readonly string[],
 ): Promise<SignatureCheck> {
   const signature = header ? decodeHex(header) : null;
-  if (!signature || signature.byteLength !== 32) return NO_MATCH;
+  if (signature?.byteLength !== 32) return NO_MATCH;
   for (const [secretIndex, key] of keys.entries()) {
     const digest = new Uint8Array(
       await crypto.subtle.digest("SHA-256", concat(rawBody, encoder.encode(`/${key}`))),

@@ -79,7 +79,7 @@ export async function verifyShopify(
   body: RawBody,
 ): Promise<VerifiedWebhook> {
   const connection = isUuid(connectionId) ? await loadConnectionForWebhook(ctx, connectionId) : null;
-  if (!connection || connection.provider !== "shopify") throw new WebhookRejectedError("signature");
+  if (connection?.provider !== "shopify") throw new WebhookRejectedError("signature");
   const secrets = [connection.credentials.clientSecret, connection.credentials.previousClientSecret].filter(
     (s): s is string => typeof s === "string",
   );
@@ -123,7 +123,7 @@ export async function verifyTikTok(
   body: RawBody,
 ): Promise<VerifiedWebhook> {
   const connection = isUuid(connectionId) ? await loadConnectionForWebhook(ctx, connectionId) : null;
-  if (!connection || connection.provider !== "tiktok") throw new WebhookRejectedError("signature");
+  if (connection?.provider !== "tiktok") throw new WebhookRejectedError("signature");
   const { appKey, appSecret, previousAppSecret } = connection.credentials;
   const secrets = [appSecret, previousAppSecret].filter((s): s is string => typeof s === "string");
   const check = await verifyTikTokWebhook(body.bytes, headers.get("authorization"), appKey, secrets);
@@ -215,7 +215,7 @@ export async function verifyGeneric(
   body: RawBody,
 ): Promise<VerifiedWebhook> {
   const endpoint = isUuid(endpointId) ? await loadEndpointForWebhook(ctx, endpointId) : null;
-  if (!endpoint || !endpoint.enabled) throw new WebhookRejectedError("signature");
+  if (!endpoint?.enabled) throw new WebhookRejectedError("signature");
   const id = headers.get("webhook-id");
   const timestamp = headers.get("webhook-timestamp");
   if (!id || !timestamp || !/^\d{1,12}$/.test(timestamp)) throw new WebhookRejectedError("signature");

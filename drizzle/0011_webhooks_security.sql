@@ -5,6 +5,13 @@ ALTER TABLE "webhook_endpoints" FORCE ROW LEVEL SECURITY;--> statement-breakpoin
 ALTER TABLE "webhook_events" FORCE ROW LEVEL SECURITY;--> statement-breakpoint
 ALTER TABLE "parcel_trackings" FORCE ROW LEVEL SECURITY;--> statement-breakpoint
 
+-- A channel's signature covers the body only (Shopify: not the webhook id, topic or time headers), so a
+-- captured delivery could be replayed under a fresh webhook id: the same signed body for the same topic
+-- of the same connection is the same event, and is stored once. app/uninstalled is left out: its body
+-- (the shop) can repeat across genuine reinstall/uninstall cycles.
+CREATE UNIQUE INDEX "webhook_events_body_key" ON "webhook_events" USING btree ("tenant_id", "connection_id", "topic", "body_sha256")
+  WHERE "connection_id" IS NOT NULL AND "source" IN ('shopify', 'tiktok') AND "topic" <> 'app/uninstalled';--> statement-breakpoint
+
 -- 17track pushes name a tracking number, not a tenant: find the tenants that shipped it.
 CREATE INDEX "shipments_tracking_numbers_idx" ON "shipments" USING gin ("tracking_numbers");--> statement-breakpoint
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { bearer } from "../support/auth";
 import { call, DEAD_REDIS_URL, envelope, ownerSql } from "../support/harness";
 import { lingxingFake, ordersOf, setUpHub } from "../support/sync";
-import { restOrder, sendShopifyWebhook } from "../support/webhooks";
+import { postWebhook, restOrder, sendShopifyWebhook, signShopify } from "../support/webhooks";
 
 const SECRET = "shpss_current_client_secret_0123456789";
 const PREVIOUS = "shpss_previous_client_secret_9876543210";
@@ -91,6 +91,41 @@ describe("Shopify webhooks: accepted, applied once, pushed", () => {
     const transitions = await ownerSql()`
       select to_status from order_transitions where tenant_id = ${h.user.tenant.id} order by occurred_at`;
     expect(transitions.map((t) => t.to_status)).toEqual(["created", "synced"]);
+  });
+
+  it("a captured delivery replayed under a fresh webhook id is the same event (the signature covers the body only)", async () => {
+    const h = await hubWithWebhooks();
+    const order = restOrder();
+    const first = await h.deliver("orders/create", order);
+    const replayed = await h.deliver("orders/create", order, { webhookId: crypto.randomUUID() });
+    expect(replayed.response.status).toBe(200);
+    expect(replayed.body.data).toEqual({ status: "duplicate", eventIds: first.body.data?.eventIds });
+    // The same body under another topic is another event (Shopify sends orders/create and orders/paid alike).
+    const paid = await h.deliver("orders/paid", order);
+    expect(paid.body.data?.status).toBe("accepted");
+    expect(await eventsOf(h.user.tenant.id)).toHaveLength(2);
+  });
+
+  it("keeps a delivery that does not say which shop it is for as a dead letter, never applied", async () => {
+    const h = await hubWithWebhooks();
+    const body = JSON.stringify(restOrder());
+    const { response } = await postWebhook(
+      `/webhooks/shopify/${h.channel.id}`,
+      body,
+      {
+        "x-shopify-topic": "orders/create",
+        "x-shopify-hmac-sha256": await signShopify(SECRET, body),
+        "x-shopify-webhook-id": crypto.randomUUID(),
+        "x-shopify-triggered-at": new Date().toISOString(),
+      },
+      h.queues.env,
+    );
+    expect(response.status).toBe(200);
+    await h.queues.drain();
+    const [event] = await eventsOf(h.user.tenant.id);
+    expect(event?.status).toBe("failed");
+    expect(event?.last_error?.message).toBe("Delivery has no X-Shopify-Shop-Domain");
+    expect(await ordersOf(h.user.tenant.id)).toHaveLength(0);
   });
 
   it("still processes a redelivery once when Redis is down (Postgres' unique index decides)", async () => {

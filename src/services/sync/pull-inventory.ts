@@ -148,10 +148,9 @@ export function inventoryRowsOf(levels: readonly InventoryLevel[]): {
 /**
  * Upserts a page of levels in one statement. A stored level changes when the channel's time is newer, or
  * when the quantity differs whatever the times say:
- * - a pass reads the channel's present state, and the stream's lease (checked in the same transaction)
- *   makes this run the only writer of the connection's levels, so what it read is never older than what
- *   is stored: a different quantity is always news, even under an equal timestamp (Shopify's are whole
- *   seconds, so two moves within one second share one);
+ * - a pass reads the channel's present state: a different quantity under an equal timestamp is news
+ *   (Shopify's are whole seconds, so two moves within one second share one); but webhooks write levels
+ *   too, so a page read before a newer webhook committed never overwrites it (the time never goes back);
  * - an equal quantity with an equal or older time is left alone, so `updated_at` says when Tradewind last
  *   saw the level change, not when a pass last ran.
  */
@@ -169,7 +168,8 @@ function upsertInventoryLevelsStatement(
       source_updated_at = excluded.source_updated_at,
       updated_at = now()
     where inventory_levels.source_updated_at < excluded.source_updated_at
-       or inventory_levels.available <> excluded.available`);
+       or (inventory_levels.available <> excluded.available
+           and inventory_levels.source_updated_at <= excluded.source_updated_at)`);
 }
 
 /** Stores one page (levels, failures for invalid ones, checkpoint and progress) in one transaction. */

@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import * as z from "zod";
 import type { ChannelAdapter } from "../../adapters/channels/interface";
 import { ShopifyPayloadError } from "../../adapters/channels/shopify/transform";
 import {
@@ -85,7 +86,14 @@ export async function processWebhookEvent({
 }): Promise<ProcessResult> {
   const t = input.tenantId;
   const [loaded] = await tenantBatch(ctx.db.http, t, (db) => [
+    // Loading it also marks it taken (`enqueued_at` past the longest backoff), so the stranded-event sweep
+    // does not hand a slow or backed-up event to a second consumer while this one works on it.
     db.execute<EventRow>(sql`
+      with taken as (
+        update webhook_events set enqueued_at = now() + interval '15 minutes'
+         where tenant_id = ${t} and id = ${input.eventId} and status = 'received'
+        returning id
+      )
       select id, tenant_id, source, connection_id, endpoint_id, topic, status, body, body_encoding
         from webhook_events where tenant_id = ${t} and id = ${input.eventId}`),
   ]);
@@ -119,7 +127,9 @@ function isPermanent(error: unknown): boolean {
     error instanceof ShopifyPayloadError ||
     (error instanceof UpstreamError && !error.retryable) ||
     error instanceof NotFoundError ||
-    error instanceof PreconditionFailedError
+    error instanceof PreconditionFailedError ||
+    // A channel answer that does not have the documented shape will not have it on a retry either.
+    error instanceof z.ZodError
   );
 }
 

@@ -167,11 +167,18 @@ async function storeOnce(ctx: ServiceContext, event: VerifiedWebhook, body: RawB
                 ${text}, ${encoding}, ${body.bytes.byteLength}, ${body.sha256}, ${event.triggeredAt}::timestamptz,
                 ${JSON.stringify(event.verification)}::jsonb, ${lastError}::jsonb,
                 case when ${status} = 'received' then now() end)
-        on conflict (tenant_id, dedupe_key) do nothing
+        on conflict do nothing
         returning id, status`),
-      // Read in the same snapshot as the insert: when the insert did nothing, this names the first copy.
+      // When the insert did nothing, this names the first copy: the same event id, or (channels) the same
+      // signed body for the same topic replayed under another id (unique index webhook_events_body_key).
       db.execute<{ id: string; status: "received" | "failed" }>(sql`
-        select id, status from webhook_events where tenant_id = ${t} and dedupe_key = ${event.dedupeKey}`),
+        select id, status from webhook_events
+         where tenant_id = ${t}
+           and (dedupe_key = ${event.dedupeKey}
+                or (${event.connectionId}::uuid is not null and connection_id = ${event.connectionId}::uuid
+                    and source = ${event.source} and topic = ${event.topic} and body_sha256 = ${body.sha256}
+                    and source in ('shopify', 'tiktok') and topic <> 'app/uninstalled'))
+         order by received_at limit 1`),
     ]);
     const fresh = inserted.rows[0];
     const first = existing.rows[0];

@@ -32,6 +32,19 @@ async function saveState(
   ]);
 }
 
+/** Whether the last sync left (or may have left) subscriptions at the channel. */
+async function hadSubscriptions(
+  ctx: ServiceContext,
+  input: { tenantId: string; connectionId: string },
+): Promise<boolean> {
+  const [previous] = await tenantBatch(ctx.db.http, input.tenantId, (db) => [
+    db.execute<{ status: string | null }>(sql`
+      select webhook_state->>'status' as status from connections
+       where tenant_id = ${input.tenantId} and id = ${input.connectionId}`),
+  ]);
+  return ["registered", "failed"].includes(previous.rows[0]?.status ?? "");
+}
+
 /** Why a connection should have no subscriptions right now (null = it should have them). */
 function reasonNotToRegister(ctx: ServiceContext, connection: LoadedConnection): string | null {
   if (connection.provider !== "shopify")
@@ -62,13 +75,11 @@ export async function syncConnectionWebhooks({
   if (reason !== null) {
     // Subscriptions registered earlier (before a disable, or a removed secret) are taken down; a
     // connection that never had any costs the channel no call.
-    const [previous] = await tenantBatch(ctx.db.http, connection.tenantId, (db) => [
-      db.execute<{ status: string | null }>(sql`
-        select webhook_state->>'status' as status from connections
-         where tenant_id = ${connection.tenantId} and id = ${connection.id}`),
-    ]);
-    const hadSubscriptions = ["registered", "failed"].includes(previous.rows[0]?.status ?? "");
-    if (hadSubscriptions && adapter?.removeWebhookSubscriptions && ctx.config.publicBaseUrl) {
+    const registered = await hadSubscriptions(ctx, {
+      tenantId: connection.tenantId,
+      connectionId: connection.id,
+    });
+    if (registered && adapter?.removeWebhookSubscriptions && ctx.config.publicBaseUrl) {
       await adapter.removeWebhookSubscriptions({
         callbackUrl: webhookCallbackUrl(ctx.config.publicBaseUrl, connection),
       });
@@ -150,6 +161,7 @@ export async function removeConnectionWebhooks(
 ): Promise<{ removed: number } | null> {
   if (!ctx.config.publicBaseUrl) return null;
   try {
+    if (!(await hadSubscriptions(ctx, input))) return null;
     const connection = await loadConnectionForSync({ ctx, input });
     if (connection.provider !== "shopify" || !connection.credentials.clientSecret) return null;
     const adapter = channelAdapterFor(ctx, connection);

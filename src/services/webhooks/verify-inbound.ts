@@ -92,7 +92,11 @@ export async function verifyShopify(
   const topic = headers.get("x-shopify-topic") ?? "unknown";
   const shopDomain = headers.get("x-shopify-shop-domain");
   let malformed: string | null = null;
-  if (shopDomain !== null && shopDomain.toLowerCase() !== connection.account) {
+  // The header is not signed, but an app secret can be shared by many shops (a public app): a delivery
+  // must at least say it is for this connection's shop, or it is kept as a dead letter, never applied.
+  if (shopDomain === null) {
+    malformed = "Delivery has no X-Shopify-Shop-Domain";
+  } else if (shopDomain.toLowerCase() !== connection.account) {
     malformed = `Delivered for shop ${shopDomain.slice(0, 100)}, but this connection is ${connection.account}`;
   } else if (parseJsonObject(body.bytes) === null) {
     malformed = "Body is not a JSON object";
@@ -142,7 +146,8 @@ export async function verifyTikTok(
   if (payload === null) malformed = "Body is not a JSON object";
   else if (typeof payload.type !== "number") malformed = "Notification has no numeric `type`";
   else if (triggeredAtMs === null) malformed = "Notification has no `timestamp`";
-  else if (payload.shop_id !== undefined && String(payload.shop_id) !== connection.account) {
+  else if (payload.shop_id === undefined) malformed = "Notification has no `shop_id`";
+  else if (String(payload.shop_id) !== connection.account) {
     malformed = `Notification is for shop ${String(payload.shop_id).slice(0, 40)}, not ${connection.account}`;
   }
   return {

@@ -80,7 +80,9 @@ export async function listWebhookSources({ ctx }: { ctx: ServiceContext }): Prom
                  count(*) filter (where e.status = 'received') as pending
             from webhook_events e
            where e.tenant_id = ${t} and e.received_at > now() - interval '24 hours'
-             and (e.connection_id = s.connection_id or e.endpoint_id = s.endpoint_id)
+             -- A generic endpoint's events may name its linked connection: they count for the endpoint only.
+             and (e.endpoint_id = s.endpoint_id or (s.endpoint_id is null and e.endpoint_id is null
+                                                     and e.connection_id = s.connection_id))
         ) st on true
        order by s.created_at, s.name`),
   ]);

@@ -32,17 +32,22 @@ async function saveState(
   ]);
 }
 
-/** Whether the last sync left (or may have left) subscriptions at the channel. */
-async function hadSubscriptions(
+/**
+ * Where the last sync left (or may have left) subscriptions at the channel: the URL they were registered
+ * at (PUBLIC_BASE_URL may have changed since); null when there are none to take down.
+ */
+async function registeredCallback(
   ctx: ServiceContext,
   input: { tenantId: string; connectionId: string },
-): Promise<boolean> {
+): Promise<string | null> {
   const [previous] = await tenantBatch(ctx.db.http, input.tenantId, (db) => [
-    db.execute<{ status: string | null }>(sql`
-      select webhook_state->>'status' as status from connections
-       where tenant_id = ${input.tenantId} and id = ${input.connectionId}`),
+    db.execute<{ status: string | null; callback_url: string | null }>(sql`
+      select webhook_state->>'status' as status, webhook_state->>'callbackUrl' as callback_url
+        from connections where tenant_id = ${input.tenantId} and id = ${input.connectionId}`),
   ]);
-  return ["registered", "failed"].includes(previous.rows[0]?.status ?? "");
+  const row = previous.rows[0];
+  if (!row || !["registered", "failed"].includes(row.status ?? "")) return null;
+  return row.callback_url;
 }
 
 /** Why a connection should have no subscriptions right now (null = it should have them). */
@@ -75,14 +80,12 @@ export async function syncConnectionWebhooks({
   if (reason !== null) {
     // Subscriptions registered earlier (before a disable, or a removed secret) are taken down; a
     // connection that never had any costs the channel no call.
-    const registered = await hadSubscriptions(ctx, {
+    const registered = await registeredCallback(ctx, {
       tenantId: connection.tenantId,
       connectionId: connection.id,
     });
-    if (registered && adapter?.removeWebhookSubscriptions && ctx.config.publicBaseUrl) {
-      await adapter.removeWebhookSubscriptions({
-        callbackUrl: webhookCallbackUrl(ctx.config.publicBaseUrl, connection),
-      });
+    if (registered !== null && adapter?.removeWebhookSubscriptions) {
+      await adapter.removeWebhookSubscriptions({ callbackUrl: registered });
     }
     const state: WebhookState = { status: "not_registered", reason, syncedAt: now };
     await saveState(ctx, connection, state);
@@ -159,16 +162,14 @@ export async function removeConnectionWebhooks(
   ctx: ServiceContext,
   input: { tenantId: string; connectionId: string },
 ): Promise<{ removed: number } | null> {
-  if (!ctx.config.publicBaseUrl) return null;
   try {
-    if (!(await hadSubscriptions(ctx, input))) return null;
+    const callbackUrl = await registeredCallback(ctx, input);
+    if (callbackUrl === null) return null;
     const connection = await loadConnectionForSync({ ctx, input });
-    if (connection.provider !== "shopify" || !connection.credentials.clientSecret) return null;
+    if (connection.provider !== "shopify") return null;
     const adapter = channelAdapterFor(ctx, connection);
     if (!adapter.removeWebhookSubscriptions) return null;
-    const result = await adapter.removeWebhookSubscriptions({
-      callbackUrl: webhookCallbackUrl(ctx.config.publicBaseUrl, connection),
-    });
+    const result = await adapter.removeWebhookSubscriptions({ callbackUrl });
     return { removed: result.removed.length };
   } catch (error) {
     ctx.logger.warn("webhook subscriptions not removed before the connection was deleted", {

@@ -1,17 +1,5 @@
-// The integration hub's pipeline benchmark: orders from the Shopify fake to the Lingxing fake through the
-// running stack (queues, rate governors, Postgres), measured from the outside through the API and the
-// fakes' /__control/ stats. Part of `npm run bench`; alone: `BENCH_FILTER=pipeline npm run bench`, or
-// `BENCH_URL=http://127.0.0.1:8787 node bench/pipeline.ts` against a running `npm start` (fakes on
-// DEMO_SHOPIFY_PORT / DEMO_LINGXING_PORT, or BENCH_SHOPIFY_URL / BENCH_LINGXING_URL).
-//
-// Three measurements, each on fresh accounts (a new shop, new Lingxing apps, new connections) that are
-// deleted again at the end, so runs never see each other:
-// 1. throughput: N orders from the shop to the ERP, orders/s and time to the first order in the ERP;
-// 2. ERP create calls per order for batch sizes 1, 10, 50 (must fall as the batch grows);
-// 3. upstream utilisation under a tight Shopify cost bucket, with two paths (the orders stream and a paged
-//    backfill) sharing the shop's rate governor: points/s against the restore rate, and zero over limit.
-import { randomBytes } from "node:crypto";
 import { pathToFileURL } from "node:url";
+import { BenchError, type Envelope, hex, http, type Page, SEED_PASSWORD, seconds, sleep } from "./http.ts";
 
 export type PipelinePart = "throughput" | "batch" | "rate";
 export const PIPELINE_PARTS: readonly PipelinePart[] = ["throughput", "batch", "rate"];
@@ -79,55 +67,9 @@ export function pipelineOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pi
 
 // ───────────────────────────── HTTP ─────────────────────────────
 
-const REQUEST_TIMEOUT_MS = 15_000;
-const SEED_PASSWORD = process.env.SEED_ADMIN_PASSWORD ?? "tradewind-demo-password";
 /** Every connection this bench creates is named so, so a crashed run's leftovers are found and removed. */
 const NAME_PREFIX = "bench-pipeline";
 
-class BenchError extends Error {
-  override readonly name = "BenchError";
-}
-
-async function http<T>(
-  method: string,
-  url: string,
-  options: { token?: string; body?: unknown; expect?: number[] } = {},
-): Promise<{ status: number; body: T }> {
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method,
-      headers: {
-        ...(options.body === undefined ? {} : { "content-type": "application/json" }),
-        ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
-        // One client address for everything; the bench stack lifts the per-IP limits.
-        "cf-connecting-ip": "192.0.2.10",
-      },
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-  } catch (error) {
-    throw new BenchError(
-      `${method} ${url} failed: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
-  const text = await res.text();
-  const expected = options.expect ?? [200, 201, 204];
-  if (!expected.includes(res.status)) {
-    throw new BenchError(`${method} ${url} answered ${res.status}: ${text.slice(0, 400)}`);
-  }
-  const json = (res.headers.get("content-type") ?? "").includes("json") && text !== "";
-  return { status: res.status, body: (json ? JSON.parse(text) : undefined) as T };
-}
-
-interface Envelope<T> {
-  data: T;
-}
-interface Page<T> {
-  items: T[];
-  total: number;
-  totalPages: number;
-}
 interface Connection {
   id: string;
   kind: "channel" | "erp";
@@ -164,10 +106,6 @@ interface LingxingStats {
 }
 
 const CREATE_ORDERS_PATH = "/pb/mp/order/v2/create";
-
-const hex = (bytes: number) => randomBytes(bytes).toString("hex");
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const seconds = (ms: number) => Number((ms / 1000).toFixed(2));
 
 /** Polls `check` until it returns a value; on timeout, fails naming what it waited for and what it last saw. */
 async function waitFor<T>(

@@ -12,8 +12,19 @@
 //    receive → processed lag (the queue consumer's work), read back from /api/v1/webhooks/events;
 // 4. the Postgres and Redis round trips one acknowledgement costs (the Server-Timing header).
 // Every delivery has its own X-Shopify-Webhook-Id and its own order id, so none is a duplicate.
-import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import { pathToFileURL } from "node:url";
+import {
+  BenchError,
+  type Envelope,
+  hex,
+  http,
+  type Page,
+  REQUEST_TIMEOUT_MS,
+  SEED_PASSWORD,
+  seconds,
+  sleep,
+} from "./http.ts";
 
 export interface WebhookBenchTargets {
   /** The Worker (wrangler dev). */
@@ -53,53 +64,9 @@ export function webhookOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Web
 
 // ───────────────────────────── HTTP ─────────────────────────────
 
-const REQUEST_TIMEOUT_MS = 15_000;
-const SEED_PASSWORD = process.env.SEED_ADMIN_PASSWORD ?? "tradewind-demo-password";
 /** Every connection this bench creates is named so, so a crashed run's leftovers are found and removed. */
 const NAME_PREFIX = "bench-webhooks";
 
-class BenchError extends Error {
-  override readonly name = "BenchError";
-}
-
-async function http<T>(
-  method: string,
-  url: string,
-  options: { token?: string; body?: unknown; expect?: number[] } = {},
-): Promise<{ status: number; body: T }> {
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method,
-      headers: {
-        ...(options.body === undefined ? {} : { "content-type": "application/json" }),
-        ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
-        "cf-connecting-ip": "192.0.2.10",
-      },
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-  } catch (error) {
-    throw new BenchError(
-      `${method} ${url} failed: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
-  const text = await res.text();
-  const expected = options.expect ?? [200, 201, 204];
-  if (!expected.includes(res.status)) {
-    throw new BenchError(`${method} ${url} answered ${res.status}: ${text.slice(0, 400)}`);
-  }
-  const json = (res.headers.get("content-type") ?? "").includes("json") && text !== "";
-  return { status: res.status, body: (json ? JSON.parse(text) : undefined) as T };
-}
-
-interface Envelope<T> {
-  data: T;
-}
-interface Page<T> {
-  items: T[];
-  totalPages: number;
-}
 interface Connection {
   id: string;
   kind: "channel" | "erp";
@@ -114,10 +81,6 @@ interface WebhookEvent {
   attempts: number;
   lastError: Record<string, unknown> | null;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const seconds = (ms: number) => Number((ms / 1000).toFixed(2));
-const hex = (bytes: number) => randomBytes(bytes).toString("hex");
 
 class Hub {
   // Plain fields, not parameter properties: Node runs this file with type stripping only.

@@ -223,7 +223,6 @@ async function storeOrdersAndSettle(
   }
   const t = event.tenant_id;
   const ids = orders.map((o) => o.externalId);
-  let settle: Settle = { status: "processed", outcome: {} };
   const results = await tenantBatch(ctx.db.http, t, (db) => {
     const statements = storeOrdersStatements(db, {
       tenantId: t,
@@ -232,7 +231,7 @@ async function storeOrdersAndSettle(
       orders,
       actor: webhookActor(event.source),
     });
-    // The settle statement needs to know what the upsert changed: it reads the orders' versions in SQL.
+    // The settle statement records what the upsert changed: the orders this transaction wrote (updated_at = now()).
     return [
       ...statements,
       db.execute(sql`
@@ -249,7 +248,10 @@ async function storeOrdersAndSettle(
     ] as const;
   });
   const [upserted, , , awaiting, settled] = results;
-  settle = { status: "processed", outcome: (settled.rows[0]?.outcome as Record<string, unknown>) ?? {} };
+  const settle: Settle = {
+    status: "processed",
+    outcome: (settled.rows[0]?.outcome as Record<string, unknown>) ?? {},
+  };
   if (upserted.rows.length < orders.length) {
     ctx.logger.info("webhook carried an update no newer than the stored order; nothing changed", {
       tenantId: t,

@@ -331,7 +331,7 @@ describe("POST /api/v1/webhooks/events/{id}/replay", () => {
       outcome: null,
     });
     expect(t.queues.log.slice(sentBefore).map((m) => [m.queue, m.body])).toEqual([
-      ["webhooks", { type: "webhook.process", tenantId: t.user.tenant.id, eventId: id }],
+      ["webhooks", { type: "webhook.process", tenantId: t.user.tenant.id, eventId: id, replayCount: 1 }],
     ]);
     const [row] = await webhookEventsOf(t.user.tenant.id);
     expect(row).toMatchObject({ status: "received", replay_count: 1 });

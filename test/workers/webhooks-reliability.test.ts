@@ -1,7 +1,13 @@
 // Webhooks that must never lose or corrupt an order: out-of-order deliveries, an ERP outage while events
 // arrive, a webhook Shopify never managed to deliver (recovered by the cron pull), an event stored but
 // not queued (recovered by the cron sweep), and the subscriptions Tradewind registers at Shopify.
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  createScheduledController,
+  getQueueResult,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { bearer } from "../support/auth";
@@ -211,6 +217,46 @@ describe("nothing accepted is lost", () => {
       status: string;
     }[];
     expect(event?.status).toBe("processed");
+  });
+});
+
+describe("webhook retries that run out", () => {
+  it("settle the event as a dead letter, unless a person replayed it meanwhile", async () => {
+    const h = await hub();
+    const { body } = await h.deliver("orders/create", restOrder());
+    const eventId = body.data?.eventIds[0] ?? "";
+    const exhausted = async (replayCount: number) => {
+      const batch = createMessageBatch("webhooks-dlq", [
+        {
+          id: `dlq-${crypto.randomUUID()}`,
+          timestamp: new Date(),
+          attempts: 11,
+          body: { type: "webhook.process", tenantId: h.user.tenant.id, eventId, replayCount },
+        },
+      ]);
+      const ctx = createExecutionContext();
+      await worker.queue(batch, h.queues.env, ctx);
+      expect((await getQueueResult(batch, ctx)).ackAll).toBe(true);
+    };
+    const statusOf = async () =>
+      (
+        (await ownerSql()`select status from webhook_events where id = ${eventId}`) as unknown as {
+          status: string;
+        }[]
+      )[0]?.status;
+
+    // The original message (replayCount 0) gives up after the event was replayed: the replay's message owns it.
+    const replay = await call(
+      `/api/v1/webhooks/events/${eventId}/replay`,
+      bearer(h.user.token, { method: "POST" }),
+      h.queues.env,
+    );
+    expect(replay.status).toBe(200);
+    await exhausted(0);
+    expect(await statusOf()).toBe("received");
+    // The replay's own message gives up: now it is a dead letter.
+    await exhausted(1);
+    expect(await statusOf()).toBe("failed");
   });
 });
 

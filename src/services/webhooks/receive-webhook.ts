@@ -217,7 +217,12 @@ async function release(ctx: ServiceContext, key: string): Promise<void> {
 
 async function enqueue(ctx: ServiceContext, events: StoredEvent[]): Promise<void> {
   const messages = events.map((e) => ({
-    body: { type: "webhook.process", tenantId: e.tenantId, eventId: e.id } satisfies WebhookMessage,
+    body: {
+      type: "webhook.process",
+      tenantId: e.tenantId,
+      eventId: e.id,
+      replayCount: 0,
+    } satisfies WebhookMessage,
   }));
   try {
     await ctx.queues.webhooks.sendBatch(messages);

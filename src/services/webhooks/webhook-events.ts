@@ -220,7 +220,12 @@ export async function replayWebhookEvent({
   ]);
   const row = result.rows[0];
   if (!row) throw new NotFoundError("Webhook event not found");
-  const message: WebhookMessage = { type: "webhook.process", tenantId: t, eventId: row.id };
+  const message: WebhookMessage = {
+    type: "webhook.process",
+    tenantId: t,
+    eventId: row.id,
+    replayCount: Number(row.replay_count),
+  };
   try {
     await ctx.queues.webhooks.send(message);
   } catch (error) {

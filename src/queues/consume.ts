@@ -96,6 +96,6 @@ export async function recordDeadLetterBatch(ctx: ServiceContext, batch: MessageB
   batch.ackAll();
 }
 
-function toDeadLetter(queue: string, message: Message, error: string): DeadLetterInput {
+export function toDeadLetter(queue: string, message: Message, error: string): DeadLetterInput {
   return { queue, messageId: message.id, body: message.body, attempts: message.attempts, error };
 }

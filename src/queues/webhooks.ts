@@ -4,6 +4,7 @@ import type { ServiceContext } from "../services/context";
 import { recordDeadLetters } from "../services/dead-letters/record-dead-letters";
 import { markWebhookEventsExhausted } from "../services/webhooks/mark-exhausted";
 import { processWebhookEvent } from "../services/webhooks/process-webhook-event";
+import { toDeadLetter } from "./consume";
 import { WebhookMessage } from "./webhook-messages";
 
 /**
@@ -17,18 +18,7 @@ export async function consumeWebhookEvents(ctx: ServiceContext, batch: MessageBa
     const parsed = WebhookMessage.safeParse(message.body);
     if (!parsed.success) {
       try {
-        await recordDeadLetters({
-          ctx,
-          input: [
-            {
-              queue: batch.queue,
-              messageId: message.id,
-              body: message.body,
-              attempts: message.attempts,
-              error: "invalid message",
-            },
-          ],
-        });
+        await recordDeadLetters({ ctx, input: [toDeadLetter(batch.queue, message, "invalid message")] });
         message.ack();
       } catch {
         message.retry({ delaySeconds: backoffSeconds(message.attempts) });
@@ -60,22 +50,18 @@ export async function consumeWebhookEvents(ctx: ServiceContext, batch: MessageBa
 
 /** `webhooks-dlq`: events whose retries ran out are settled `failed`, to be replayed by a person. */
 export async function consumeExhaustedWebhookEvents(ctx: ServiceContext, batch: MessageBatch): Promise<void> {
-  const events = batch.messages
-    .map((m) => WebhookMessage.safeParse(m.body))
-    .filter((p) => p.success)
-    .map((p) => p.data);
+  const events: WebhookMessage[] = [];
+  const foreign: Message[] = [];
+  for (const message of batch.messages) {
+    const parsed = WebhookMessage.safeParse(message.body);
+    if (parsed.success) events.push(parsed.data);
+    else foreign.push(message);
+  }
   await markWebhookEventsExhausted({ ctx, input: { events } });
-  const foreign = batch.messages.filter((m) => !WebhookMessage.safeParse(m.body).success);
   if (foreign.length > 0) {
     await recordDeadLetters({
       ctx,
-      input: foreign.map((m) => ({
-        queue: batch.queue,
-        messageId: m.id,
-        body: m.body,
-        attempts: m.attempts,
-        error: "retries exhausted",
-      })),
+      input: foreign.map((m) => toDeadLetter(batch.queue, m, "retries exhausted")),
     });
   }
   batch.ackAll();

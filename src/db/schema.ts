@@ -399,7 +399,7 @@ export const connections = pgTable(
     tenantId: uuid("tenant_id")
       .notNull()
       .references(() => tenants.id, { onDelete: "cascade" }),
-    kind: text("kind", { enum: ["channel", "erp"] }).notNull(),
+    kind: text("kind", { enum: ["channel", "erp", "ai", "email"] }).notNull(),
     provider: text("provider").notNull(),
     account: text("account").notNull(),
     displayName: text("display_name").notNull(),
@@ -419,10 +419,10 @@ export const connections = pgTable(
     unique("connections_tenant_id_key").on(t.tenantId, t.id),
     unique("connections_tenant_provider_account_key").on(t.tenantId, t.provider, t.account),
     tenantFk("connections_erp_fk", [t.tenantId, t.erpConnectionId], [t.tenantId, t.id]),
-    check("connections_kind_valid", sql`${t.kind} in ('channel', 'erp')`),
+    check("connections_kind_valid", sql`${t.kind} in ('channel', 'erp', 'ai', 'email')`),
     check(
       "connections_provider_valid",
-      sql`(${t.kind} = 'channel' and ${t.provider} in ('shopify', 'tiktok', 'amazon', 'dsco')) or (${t.kind} = 'erp' and ${t.provider} in ('lingxing', 'eccang'))`,
+      sql`(${t.kind} = 'channel' and ${t.provider} in ('shopify', 'tiktok', 'amazon', 'dsco')) or (${t.kind} = 'erp' and ${t.provider} in ('lingxing', 'eccang')) or (${t.kind} = 'ai' and ${t.provider} = 'coze') or (${t.kind} = 'email' and ${t.provider} = 'smtp')`,
     ),
     check("connections_erp_only_for_channels", sql`${t.erpConnectionId} is null or ${t.kind} = 'channel'`),
     tenantIsolation("connections"),
@@ -906,5 +906,503 @@ export const parcelTrackings = pgTable(
   (t) => [
     primaryKey({ name: "parcel_trackings_pkey", columns: [t.tenantId, t.trackingNumber] }),
     tenantIsolation("parcel_trackings"),
+  ],
+);
+
+/* ───────────────────────────── Customer service ───────────────────────────── */
+
+/**
+ * First-response and resolution targets per priority (`{ urgent|high|normal|low: { firstResponseMinutes,
+ * resolutionMinutes } }`, null = no target), measured in the ticket team's business hours when
+ * `business_hours_only`. A ticket is at risk once `at_risk_percent` of a target is used.
+ */
+export const slaPolicies = pgTable(
+  "sla_policies",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    description: text("description"),
+    isDefault: boolean("is_default").notNull().default(false),
+    targets: jsonb("targets")
+      .$type<Record<string, { firstResponseMinutes: number | null; resolutionMinutes: number | null }>>()
+      .notNull(),
+    businessHoursOnly: boolean("business_hours_only").notNull().default(true),
+    atRiskPercent: integer("at_risk_percent").notNull().default(80),
+    ...timestamps,
+  },
+  (t) => [
+    unique("sla_policies_tenant_id_key").on(t.tenantId, t.id),
+    uniqueIndex("sla_policies_tenant_name_key").on(t.tenantId, sql`lower(${t.name})`),
+    uniqueIndex("sla_policies_one_default_key").on(t.tenantId).where(sql`${t.isDefault}`),
+    check("sla_policies_at_risk_percent_range", sql`${t.atRiskPercent} between 1 and 99`),
+    tenantIsolation("sla_policies"),
+  ],
+);
+
+/**
+ * A support team: who works its tickets (members), when (its business calendar: local weekly hours in its
+ * IANA timezone plus holidays; null hours = 24/7), how tickets are handed out, and which SLA policy applies.
+ * `round_robin_cursor` counts round-robin hand-outs, so the next agent is a function of it (no skipped turn).
+ */
+export const supportTeams = pgTable(
+  "support_teams",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    description: text("description"),
+    timezone: text("timezone").notNull().default("UTC"),
+    /** `{ "mon": [["09:00","18:00"]], …, "sun": [] }` in `timezone`; null = open around the clock. */
+    businessHours: jsonb("business_hours").$type<Record<string, [string, string][]>>(),
+    /** Local dates (`YYYY-MM-DD`) the team is closed. */
+    holidays: jsonb("holidays").$type<string[]>().notNull().default([]),
+    assignmentStrategy: text("assignment_strategy", { enum: ["manual", "round_robin", "least_loaded"] })
+      .notNull()
+      .default("manual"),
+    slaPolicyId: uuid("sla_policy_id"),
+    roundRobinCursor: bigint("round_robin_cursor", { mode: "number" }).notNull().default(0),
+    ...timestamps,
+  },
+  (t) => [
+    unique("support_teams_tenant_id_key").on(t.tenantId, t.id),
+    uniqueIndex("support_teams_tenant_name_key").on(t.tenantId, sql`lower(${t.name})`),
+    tenantFk(
+      "support_teams_sla_policy_fk",
+      [t.tenantId, t.slaPolicyId],
+      [slaPolicies.tenantId, slaPolicies.id],
+    ),
+    check(
+      "support_teams_assignment_strategy_valid",
+      sql`${t.assignmentStrategy} in ('manual', 'round_robin', 'least_loaded')`,
+    ),
+    tenantIsolation("support_teams"),
+  ],
+);
+
+/** An agent's membership of a team: rotation order, availability, and an optional cap on open tickets. */
+export const supportTeamMembers = pgTable(
+  "support_team_members",
+  {
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    teamId: uuid("team_id").notNull(),
+    userId: uuid("user_id").notNull(),
+    position: integer("position").notNull(),
+    available: boolean("available").notNull().default(true),
+    maxOpenTickets: integer("max_open_tickets"),
+    lastAssignedAt: at("last_assigned_at"),
+    createdAt: at("created_at").notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: "support_team_members_pkey", columns: [t.tenantId, t.teamId, t.userId] }),
+    tenantFk(
+      "support_team_members_team_fk",
+      [t.tenantId, t.teamId],
+      [supportTeams.tenantId, supportTeams.id],
+    ).onDelete("cascade"),
+    tenantFk("support_team_members_user_fk", [t.tenantId, t.userId], [users.tenantId, users.id]).onDelete(
+      "cascade",
+    ),
+    index("support_team_members_user_idx").on(t.tenantId, t.userId),
+    check(
+      "support_team_members_max_open_positive",
+      sql`${t.maxOpenTickets} is null or ${t.maxOpenTickets} > 0`,
+    ),
+    tenantIsolation("support_team_members"),
+  ],
+);
+
+/** The last human ticket number handed out per tenant (#1, #2, …), bumped in the ticket's own batch. */
+export const ticketCounters = pgTable(
+  "ticket_counters",
+  {
+    tenantId: uuid("tenant_id")
+      .primaryKey()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    lastNumber: bigint("last_number", { mode: "number" }).notNull().default(0),
+  },
+  () => [tenantIsolation("ticket_counters")],
+);
+
+/**
+ * A customer's request. The SLA columns are the state of its two clocks (src/domain/sla.ts): seconds of SLA
+ * time used so far, when the running segment started (null = paused or stopped), and the due times that
+ * follow (null while paused, after the target was met, or without a policy). Breach and at-risk instants are
+ * set once, by the SLA sweep.
+ */
+export const tickets = pgTable(
+  "tickets",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    number: bigint("number", { mode: "number" }).notNull(),
+    subject: text("subject").notNull(),
+    description: text("description").notNull().default(""),
+    status: text("status", { enum: ["open", "pending", "on_hold", "solved", "closed"] })
+      .notNull()
+      .default("open"),
+    priority: text("priority", { enum: ["low", "normal", "high", "urgent"] })
+      .notNull()
+      .default("normal"),
+    channel: text("channel", { enum: ["chat", "email", "web_form", "api"] }).notNull(),
+    requesterEmail: text("requester_email"),
+    requesterName: text("requester_name"),
+    requesterPhone: text("requester_phone"),
+    assigneeId: uuid("assignee_id"),
+    teamId: uuid("team_id"),
+    tags: text("tags").array().notNull().default(sql`'{}'::text[]`),
+    chatSessionId: uuid("chat_session_id"),
+    createdBy: jsonb("created_by").$type<Record<string, unknown>>(),
+    slaPolicyId: uuid("sla_policy_id"),
+    firstResponseDueAt: at("first_response_due_at"),
+    resolutionDueAt: at("resolution_due_at"),
+    slaFirstResponseElapsedSeconds: integer("sla_first_response_elapsed_seconds").notNull().default(0),
+    slaResolutionElapsedSeconds: integer("sla_resolution_elapsed_seconds").notNull().default(0),
+    slaClockStartedAt: at("sla_clock_started_at"),
+    slaPausedAt: at("sla_paused_at"),
+    firstRespondedAt: at("first_responded_at"),
+    solvedAt: at("solved_at"),
+    closedAt: at("closed_at"),
+    firstResponseBreachedAt: at("first_response_breached_at"),
+    resolutionBreachedAt: at("resolution_breached_at"),
+    firstResponseAtRiskAt: at("first_response_at_risk_at"),
+    resolutionAtRiskAt: at("resolution_at_risk_at"),
+    /** Bumped by every change: `If-Match` on PATCH compares it. */
+    version: integer("version").notNull().default(1),
+    ...timestamps,
+  },
+  (t) => [
+    unique("tickets_tenant_id_key").on(t.tenantId, t.id),
+    unique("tickets_tenant_number_key").on(t.tenantId, t.number),
+    tenantFk("tickets_assignee_fk", [t.tenantId, t.assigneeId], [users.tenantId, users.id]),
+    tenantFk("tickets_team_fk", [t.tenantId, t.teamId], [supportTeams.tenantId, supportTeams.id]),
+    tenantFk("tickets_sla_policy_fk", [t.tenantId, t.slaPolicyId], [slaPolicies.tenantId, slaPolicies.id]),
+    index("tickets_tenant_status_updated_idx").on(t.tenantId, t.status, t.updatedAt),
+    index("tickets_tenant_assignee_status_idx").on(t.tenantId, t.assigneeId, t.status),
+    index("tickets_tenant_team_status_idx").on(t.tenantId, t.teamId, t.status),
+    index("tickets_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
+    index("tickets_tenant_requester_email_idx").on(t.tenantId, sql`lower(${t.requesterEmail})`),
+    index("tickets_tags_idx").using("gin", t.tags),
+    index("tickets_first_response_due_idx")
+      .on(t.firstResponseDueAt)
+      .where(sql`${t.firstResponseDueAt} is not null and ${t.firstResponseBreachedAt} is null`),
+    index("tickets_resolution_due_idx")
+      .on(t.resolutionDueAt)
+      .where(sql`${t.resolutionDueAt} is not null and ${t.resolutionBreachedAt} is null`),
+    check("tickets_status_valid", sql`${t.status} in ('open', 'pending', 'on_hold', 'solved', 'closed')`),
+    check("tickets_priority_valid", sql`${t.priority} in ('low', 'normal', 'high', 'urgent')`),
+    check("tickets_channel_valid", sql`${t.channel} in ('chat', 'email', 'web_form', 'api')`),
+    check("tickets_subject_not_blank", sql`length(btrim(${t.subject})) > 0`),
+    tenantIsolation("tickets"),
+  ],
+);
+
+/** A reply to the customer (`public`) or an internal note, in the order written. */
+export const ticketComments = pgTable(
+  "ticket_comments",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    ticketId: uuid("ticket_id").notNull(),
+    authorType: text("author_type", { enum: ["agent", "customer", "bot", "system"] }).notNull(),
+    authorUserId: uuid("author_user_id"),
+    authorName: text("author_name"),
+    authorEmail: text("author_email"),
+    body: text("body").notNull(),
+    public: boolean("public").notNull().default(true),
+    emailMessageId: uuid("email_message_id"),
+    createdAt: at("created_at").notNull().defaultNow(),
+  },
+  (t) => [
+    unique("ticket_comments_tenant_id_key").on(t.tenantId, t.id),
+    tenantFk("ticket_comments_ticket_fk", [t.tenantId, t.ticketId], [tickets.tenantId, tickets.id]).onDelete(
+      "cascade",
+    ),
+    tenantFk("ticket_comments_author_fk", [t.tenantId, t.authorUserId], [users.tenantId, users.id]),
+    index("ticket_comments_ticket_created_idx").on(t.tenantId, t.ticketId, t.createdAt, t.id),
+    check(
+      "ticket_comments_author_type_valid",
+      sql`${t.authorType} in ('agent', 'customer', 'bot', 'system')`,
+    ),
+    tenantIsolation("ticket_comments"),
+  ],
+);
+
+/** Orders a ticket is about (the tenant's own, from any store). */
+export const ticketOrders = pgTable(
+  "ticket_orders",
+  {
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    ticketId: uuid("ticket_id").notNull(),
+    orderId: uuid("order_id").notNull(),
+    createdAt: at("created_at").notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: "ticket_orders_pkey", columns: [t.tenantId, t.ticketId, t.orderId] }),
+    tenantFk("ticket_orders_ticket_fk", [t.tenantId, t.ticketId], [tickets.tenantId, tickets.id]).onDelete(
+      "cascade",
+    ),
+    tenantFk("ticket_orders_order_fk", [t.tenantId, t.orderId], [orders.tenantId, orders.id]).onDelete(
+      "cascade",
+    ),
+    index("ticket_orders_order_idx").on(t.tenantId, t.orderId),
+    tenantIsolation("ticket_orders"),
+  ],
+);
+
+/**
+ * Every change to customer-service records: who (`actor`, and `actor_key` = `user:<id>` | `apiKey:<id>` |
+ * `system:<name>` | … for per-actor queries), when, what (`entity_type`, `entity_id`, `action`) and the
+ * before/after of each changed field. Written in the same transaction as the change it describes.
+ */
+export const auditLog = pgTable(
+  "audit_log",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    entityType: text("entity_type").notNull(),
+    entityId: uuid("entity_id").notNull(),
+    action: text("action").notNull(),
+    actor: jsonb("actor").$type<Record<string, unknown>>().notNull(),
+    actorKey: text("actor_key").notNull(),
+    changes: jsonb("changes")
+      .$type<Record<string, { before: unknown; after: unknown }>>()
+      .notNull()
+      .default({}),
+    requestId: text("request_id"),
+    occurredAt: at("occurred_at").notNull().defaultNow(),
+  },
+  (t) => [
+    index("audit_log_entity_idx").on(t.tenantId, t.entityType, t.entityId, t.occurredAt),
+    index("audit_log_actor_idx").on(t.tenantId, t.actorKey, t.occurredAt),
+    index("audit_log_tenant_occurred_idx").on(t.tenantId, t.occurredAt),
+    tenantIsolation("audit_log"),
+  ],
+);
+
+/**
+ * A chat conversation. The live state is in its `ChatSession` Durable Object (named by this id); this row is
+ * created when the session starts and completed when it is archived, with its transcript in `chat_messages`.
+ */
+export const chatSessions = pgTable(
+  "chat_sessions",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    status: text("status", { enum: ["bot", "waiting", "agent", "closed"] })
+      .notNull()
+      .default("bot"),
+    channel: text("channel", { enum: ["web", "mini_program", "api"] })
+      .notNull()
+      .default("web"),
+    customer: jsonb("customer").$type<Record<string, unknown>>().notNull().default({}),
+    agentId: uuid("agent_id"),
+    ticketId: uuid("ticket_id"),
+    aiConnectionId: uuid("ai_connection_id"),
+    messageCount: integer("message_count").notNull().default(0),
+    startedAt: at("started_at").notNull().defaultNow(),
+    lastMessageAt: at("last_message_at"),
+    closedAt: at("closed_at"),
+    closeReason: text("close_reason"),
+    archivedAt: at("archived_at"),
+    ...timestamps,
+  },
+  (t) => [
+    unique("chat_sessions_tenant_id_key").on(t.tenantId, t.id),
+    tenantFk("chat_sessions_agent_fk", [t.tenantId, t.agentId], [users.tenantId, users.id]),
+    tenantFk("chat_sessions_ticket_fk", [t.tenantId, t.ticketId], [tickets.tenantId, tickets.id]),
+    tenantFk(
+      "chat_sessions_ai_connection_fk",
+      [t.tenantId, t.aiConnectionId],
+      [connections.tenantId, connections.id],
+    ).onDelete("set null"),
+    index("chat_sessions_tenant_status_idx").on(t.tenantId, t.status, t.startedAt),
+    index("chat_sessions_tenant_started_idx").on(t.tenantId, t.startedAt, t.id),
+    check("chat_sessions_status_valid", sql`${t.status} in ('bot', 'waiting', 'agent', 'closed')`),
+    check("chat_sessions_channel_valid", sql`${t.channel} in ('web', 'mini_program', 'api')`),
+    tenantIsolation("chat_sessions"),
+  ],
+);
+
+/** The archived transcript of a chat session, in its Durable Object's order. */
+export const chatMessages = pgTable(
+  "chat_messages",
+  {
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    sessionId: uuid("session_id").notNull(),
+    seq: integer("seq").notNull(),
+    role: text("role", { enum: ["customer", "agent", "bot", "system"] }).notNull(),
+    authorUserId: uuid("author_user_id"),
+    body: text("body").notNull(),
+    meta: jsonb("meta").$type<Record<string, unknown>>(),
+    createdAt: at("created_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ name: "chat_messages_pkey", columns: [t.tenantId, t.sessionId, t.seq] }),
+    tenantFk(
+      "chat_messages_session_fk",
+      [t.tenantId, t.sessionId],
+      [chatSessions.tenantId, chatSessions.id],
+    ).onDelete("cascade"),
+    check("chat_messages_role_valid", sql`${t.role} in ('customer', 'agent', 'bot', 'system')`),
+    tenantIsolation("chat_messages"),
+  ],
+);
+
+/** A tenant's email templates, by key (`ticket_reply`, …), rendered with `{{variable}}` substitution. */
+export const emailTemplates = pgTable(
+  "email_templates",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    name: text("name").notNull(),
+    subject: text("subject").notNull(),
+    bodyText: text("body_text").notNull(),
+    bodyHtml: text("body_html"),
+    ...timestamps,
+  },
+  (t) => [
+    unique("email_templates_tenant_id_key").on(t.tenantId, t.id),
+    unique("email_templates_tenant_key_key").on(t.tenantId, t.key),
+    tenantIsolation("email_templates"),
+  ],
+);
+
+/** Every email sent (or attempted) through a tenant's SMTP connection: to whom, what, and what the server said. */
+export const emailMessages = pgTable(
+  "email_messages",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    connectionId: uuid("connection_id"),
+    ticketId: uuid("ticket_id"),
+    templateKey: text("template_key"),
+    fromAddress: text("from_address").notNull(),
+    toAddresses: text("to_addresses").array().notNull(),
+    ccAddresses: text("cc_addresses").array().notNull().default(sql`'{}'::text[]`),
+    subject: text("subject").notNull(),
+    status: text("status", { enum: ["queued", "sending", "sent", "failed"] })
+      .notNull()
+      .default("queued"),
+    /** The `Message-ID` header we set. */
+    providerMessageId: text("provider_message_id"),
+    /** The server's final reply to DATA (e.g. `250 2.0.0 Ok: queued as …`). */
+    smtpResponse: text("smtp_response"),
+    error: jsonb("error").$type<Record<string, unknown>>(),
+    attempts: integer("attempts").notNull().default(0),
+    idempotencyKey: text("idempotency_key"),
+    sentAt: at("sent_at"),
+    ...timestamps,
+  },
+  (t) => [
+    unique("email_messages_tenant_id_key").on(t.tenantId, t.id),
+    uniqueIndex("email_messages_idempotency_key")
+      .on(t.tenantId, t.idempotencyKey)
+      .where(sql`${t.idempotencyKey} is not null`),
+    tenantFk(
+      "email_messages_connection_fk",
+      [t.tenantId, t.connectionId],
+      [connections.tenantId, connections.id],
+    ).onDelete("set null"),
+    tenantFk("email_messages_ticket_fk", [t.tenantId, t.ticketId], [tickets.tenantId, tickets.id]).onDelete(
+      "set null",
+    ),
+    index("email_messages_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
+    index("email_messages_tenant_status_idx").on(t.tenantId, t.status, t.createdAt),
+    check("email_messages_status_valid", sql`${t.status} in ('queued', 'sending', 'sent', 'failed')`),
+    tenantIsolation("email_messages"),
+  ],
+);
+
+/** Tracking numbers to register with 17track (tag = tenant id), and how that went. */
+export const parcelRegistrations = pgTable(
+  "parcel_registrations",
+  {
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    trackingNumber: text("tracking_number").notNull(),
+    carrierCode: integer("carrier_code"),
+    orderId: uuid("order_id"),
+    shipmentId: uuid("shipment_id"),
+    status: text("status", { enum: ["pending", "registered", "rejected", "failed"] })
+      .notNull()
+      .default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: jsonb("last_error").$type<Record<string, unknown>>(),
+    nextAttemptAt: at("next_attempt_at").notNull().defaultNow(),
+    registeredAt: at("registered_at"),
+    ...timestamps,
+  },
+  (t) => [
+    primaryKey({ name: "parcel_registrations_pkey", columns: [t.tenantId, t.trackingNumber] }),
+    tenantFk("parcel_registrations_order_fk", [t.tenantId, t.orderId], [orders.tenantId, orders.id]).onDelete(
+      "set null",
+    ),
+    index("parcel_registrations_due_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    check(
+      "parcel_registrations_status_valid",
+      sql`${t.status} in ('pending', 'registered', 'rejected', 'failed')`,
+    ),
+    tenantIsolation("parcel_registrations"),
+  ],
+);
+
+/** Product images per variant from a channel's product data, matched to order lines by variant id or SKU. */
+export const productAssets = pgTable(
+  "product_assets",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    connectionId: uuid("connection_id").notNull(),
+    externalProductId: text("external_product_id").notNull(),
+    externalVariantId: text("external_variant_id").notNull(),
+    sku: text("sku"),
+    title: text("title").notNull(),
+    variantTitle: text("variant_title"),
+    imageUrl: text("image_url").notNull(),
+    imageAlt: text("image_alt"),
+    width: integer("width"),
+    height: integer("height"),
+    /** Every image of the variant (then product), in display order: `{ url, alt, width, height }`. */
+    images: jsonb("images").$type<Record<string, unknown>[]>().notNull().default([]),
+    sourceUpdatedAt: at("source_updated_at").notNull(),
+    ...timestamps,
+  },
+  (t) => [
+    unique("product_assets_tenant_id_key").on(t.tenantId, t.id),
+    unique("product_assets_variant_key").on(t.tenantId, t.connectionId, t.externalVariantId),
+    tenantFk(
+      "product_assets_connection_fk",
+      [t.tenantId, t.connectionId],
+      [connections.tenantId, connections.id],
+    ).onDelete("cascade"),
+    index("product_assets_sku_idx").on(t.tenantId, sql`lower(${t.sku})`),
+    tenantIsolation("product_assets"),
   ],
 );

@@ -30,6 +30,20 @@ const TABLES = [
   "webhook_events",
   "webhook_endpoints",
   "parcel_trackings",
+  "support_teams",
+  "support_team_members",
+  "sla_policies",
+  "ticket_counters",
+  "tickets",
+  "ticket_comments",
+  "ticket_orders",
+  "audit_log",
+  "chat_sessions",
+  "chat_messages",
+  "email_templates",
+  "email_messages",
+  "parcel_registrations",
+  "product_assets",
 ] as const;
 
 describe("row-level security on every identity table", () => {

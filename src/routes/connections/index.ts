@@ -99,7 +99,7 @@ const SyncStreamSchema = z
 export const ConnectionSchema = z
   .object({
     id: z.uuid(),
-    kind: z.enum(["channel", "erp"]),
+    kind: z.enum(["channel", "erp", "ai", "email"]),
     provider: z.string().meta({ example: "shopify" }),
     account: z.string().meta({
       description: "The upstream's own id of the account: shop domain, ERP app id",
@@ -175,7 +175,7 @@ const UpdateConnectionSchema = z
   .meta({ id: "UpdateConnectionRequest" });
 
 const ListConnectionsQuerySchema = PageQuerySchema.extend({
-  kind: z.enum(["channel", "erp"]).optional(),
+  kind: z.enum(["channel", "erp", "ai", "email"]).optional(),
   provider: ProviderSchema.optional(),
   enabled: BooleanQuery.optional(),
 });

@@ -20,6 +20,12 @@ export const PERMISSIONS = [
   "sync:admin",
   "tickets:read",
   "tickets:write",
+  "tickets:admin",
+  "chat:read",
+  "chat:write",
+  "tracking:read",
+  "email:send",
+  "email:admin",
   "webhooks:read",
   "webhooks:admin",
 ] as const;
@@ -40,7 +46,10 @@ const IMPLIES: Partial<Record<Permission, Permission[]>> = {
   "organizations:write": ["organizations:read"],
   "orders:write": ["orders:read"],
   "sync:admin": ["sync:read"],
+  "tickets:admin": ["tickets:write", "tickets:read"],
   "tickets:write": ["tickets:read"],
+  "chat:write": ["chat:read"],
+  "email:admin": ["email:send"],
   "webhooks:admin": ["webhooks:read"],
 };
 

@@ -98,6 +98,9 @@ export const PROVIDERS = {
 } as const;
 
 export type Provider = keyof typeof PROVIDERS;
+
+/** What a connection links to: a sales channel, an ERP, an AI assistant (chat replies) or a mail server. */
+export type ConnectionKind = "channel" | "erp" | "ai" | "email";
 export const PROVIDER_NAMES = Object.keys(PROVIDERS) as Provider[];
 
 export function isProvider(value: string): value is Provider {
@@ -114,7 +117,10 @@ export function streamsOf(
   provider: Provider,
   settings: ChannelSettings | ErpSettings,
 ): { resource: "orders" | "inventory" | "shipments" | "push_backlog"; intervalSeconds: number }[] {
-  if (PROVIDERS[provider].kind === "channel") {
+  const kind = PROVIDERS[provider].kind as ConnectionKind;
+  // AI and mail connections are used on demand; nothing is pulled from them on a schedule.
+  if (kind === "ai" || kind === "email") return [];
+  if (kind === "channel") {
     const s = settings as ChannelSettings;
     return s.resources.map((resource) => ({ resource, intervalSeconds: s.intervalMinutes * 60 }));
   }

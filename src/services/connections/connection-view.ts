@@ -6,7 +6,7 @@ import { requirePermissionOf } from "../auth/principal";
 import type { ServiceContext } from "../context";
 import { type Caller, callerOf, isoOf, isoOrNull } from "../users/caller";
 import type { ChannelSettings, ErpSettings, Provider } from "./connection-config";
-import { PROVIDERS, streamsOf } from "./connection-config";
+import { type ConnectionKind, PROVIDERS, streamsOf } from "./connection-config";
 
 export type StreamResource = "orders" | "inventory" | "shipments" | "push_backlog";
 
@@ -25,7 +25,7 @@ export interface SyncStreamView {
 /** What the API shows of a connection: everything but its credentials, of which only the key id. */
 export interface ConnectionView {
   id: string;
-  kind: "channel" | "erp";
+  kind: ConnectionKind;
   provider: string;
   account: string;
   displayName: string;
@@ -56,7 +56,7 @@ interface StreamJson {
 
 export interface ConnectionViewRow extends Record<string, unknown> {
   id: string;
-  kind: "channel" | "erp";
+  kind: ConnectionKind;
   provider: string;
   account: string;
   display_name: string;
@@ -172,7 +172,7 @@ export function plannedStreams(
 }
 
 /** The 422 for an `erpConnectionId` that is not an ERP connection of the caller's tenant. */
-export function erpReferenceError(found: "channel" | "erp" | undefined): ValidationError {
+export function erpReferenceError(found: ConnectionKind | undefined): ValidationError {
   return new ValidationError("Invalid erpConnectionId", {
     erpConnectionId: [
       found === "channel"

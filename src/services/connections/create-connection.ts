@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { tenantBatch } from "../../db/tenant";
 import type { ServiceContext } from "../context";
 import { enqueueWebhookSync } from "../webhooks/register-webhooks";
-import { PROVIDERS, type Provider } from "./connection-config";
+import { type ConnectionKind, PROVIDERS, type Provider } from "./connection-config";
 import {
   type ConnectionView,
   type ConnectionViewRow,
@@ -66,7 +66,7 @@ export async function createConnection({
   const streams = plannedStreams(provider, settings, new Date());
 
   let view: ConnectionViewRow | undefined;
-  let erpKind: "channel" | "erp" | undefined;
+  let erpKind: ConnectionKind | undefined;
   try {
     const [, , viewResult, erpResult] = await tenantBatch(ctx.db.http, t, (db) => [
       db.execute(sql`
@@ -85,7 +85,7 @@ export async function createConnection({
                as s(resource text, interval_seconds integer, checkpoint jsonb)
          where c.tenant_id = ${t} and c.id = ${id}`),
       db.execute<ConnectionViewRow>(selectConnectionView(t, id)),
-      db.execute<{ kind: "channel" | "erp" }>(
+      db.execute<{ kind: ConnectionKind }>(
         sql`select kind from connections where tenant_id = ${t} and id = ${erpConnectionId}::uuid`,
       ),
     ]);

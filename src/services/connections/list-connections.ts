@@ -2,7 +2,7 @@ import { type SQL, sql } from "drizzle-orm";
 import { tenantBatch } from "../../db/tenant";
 import { offsetOf, type Page, toPage } from "../../lib/pagination";
 import type { ServiceContext } from "../context";
-import type { Provider } from "./connection-config";
+import type { ConnectionKind, Provider } from "./connection-config";
 import {
   CONNECTION_VIEW_COLUMNS,
   type ConnectionView,
@@ -14,7 +14,7 @@ import {
 export interface ListConnectionsInput {
   page: number;
   pageSize: number;
-  kind?: "channel" | "erp" | undefined;
+  kind?: ConnectionKind | undefined;
   provider?: Provider | undefined;
   enabled?: boolean | undefined;
 }

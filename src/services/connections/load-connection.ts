@@ -3,7 +3,7 @@ import type * as z from "zod";
 import { APP_ROLE, tenantBatch } from "../../db/tenant";
 import { ForbiddenError, NotFoundError, PreconditionFailedError } from "../../lib/errors";
 import type { ServiceContext } from "../context";
-import { isProvider, PROVIDERS, type Provider } from "./connection-config";
+import { type ConnectionKind, isProvider, PROVIDERS, type Provider } from "./connection-config";
 import { openConnectionCredentials } from "./credentials-box";
 
 /**
@@ -31,7 +31,7 @@ export type LoadedConnection = {
 interface ConnectionRow extends Record<string, unknown> {
   id: string;
   tenant_id: string;
-  kind: "channel" | "erp";
+  kind: ConnectionKind;
   provider: string;
   account: string;
   display_name: string;

@@ -3,7 +3,7 @@ import { tenantBatch } from "../../db/tenant";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors";
 import type { ServiceContext } from "../context";
 import { enqueueWebhookSync } from "../webhooks/register-webhooks";
-import { isProvider } from "./connection-config";
+import { type ConnectionKind, isProvider } from "./connection-config";
 import {
   type ConnectionView,
   type ConnectionViewRow,
@@ -28,7 +28,7 @@ export interface UpdateConnectionInput {
 }
 
 interface CurrentRow extends Record<string, unknown> {
-  kind: "channel" | "erp";
+  kind: ConnectionKind;
   provider: string;
   settings: Record<string, unknown> | string;
   version: string;
@@ -71,7 +71,7 @@ async function tryUpdate(
     db.execute<CurrentRow>(sql`
       select kind, provider, settings, updated_at::text as version
         from connections where tenant_id = ${t} and id = ${id}`),
-    db.execute<{ kind: "channel" | "erp" }>(
+    db.execute<{ kind: ConnectionKind }>(
       sql`select kind from connections where tenant_id = ${t} and id = ${erpId}::uuid`,
     ),
   ]);

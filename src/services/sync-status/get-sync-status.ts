@@ -141,7 +141,7 @@ export async function getSyncStatus({
            from sync_jobs j where j.tenant_id = c.tenant_id and j.connection_id = c.id
           order by j.created_at desc, j.id desc limit 1) as last_job
         from connections c
-       where c.tenant_id = ${t}
+       where c.tenant_id = ${t} and c.kind in ('channel', 'erp')
        order by c.kind, lower(c.display_name), c.id`),
   ]);
   const rows = result.rows;

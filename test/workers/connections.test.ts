@@ -262,7 +262,9 @@ describe("connections: create", () => {
           shopifyBody({ provider: "ebay" }),
           {
             message: "Invalid request body",
-            details: { provider: ['Invalid option: expected one of "shopify"|"tiktok"|"lingxing"'] },
+            details: {
+              provider: ['Invalid option: expected one of "shopify"|"tiktok"|"lingxing"|"coze"|"smtp"'],
+            },
           },
         ],
         [

@@ -1,5 +1,11 @@
-import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { prepareSmtpTestTls } from "./test/fakes/smtp-tls.ts";
+
+// workerd verifies TLS certificates, and Miniflare reads the extra CAs it trusts (NODE_EXTRA_CA_CERTS)
+// once, when it is first imported: the SMTP fake's test CA must be in place before the pool (which
+// imports Miniflare) loads, hence the dynamic import after it (test/fakes/smtp-tls.ts).
+prepareSmtpTestTls();
+const { cloudflareTest } = await import("@cloudflare/vitest-pool-workers");
 
 /**
  * Two projects: `unit` runs pure logic in Node (fast, no I/O); `workers` runs in workerd through
@@ -45,11 +51,18 @@ export default defineConfig({
                 SHOPIFY_API_BASE: `${inject("shopifyFakeUrl")}/shops/{shop}`,
                 LINGXING_API_BASE: inject("lingxingFakeUrl"),
                 TIKTOK_API_BASE: inject("tiktokFakeUrl"),
+                COZE_API_BASE: inject("cozeFakeUrl"),
                 PUBLIC_BASE_URL: "https://tradewind.test",
                 TRACK17_SECURITY_KEYS: "test-17track-key-current,test-17track-key-previous",
+                TRACK17_API_BASE: inject("track17FakeUrl"),
+                // No TRACK17_API_KEY: the every-minute cron of every other test file then claims no parcel
+                // registration (one is cross-tenant and would register other files' numbers meanwhile);
+                // test/workers/tracking-registration.test.ts gives each test its own key.
                 // Short enough that timeout and breaker paths run in a test's time.
                 UPSTREAM_TIMEOUT_MS: "1500",
                 BREAKER_OPEN_MS: "1000",
+                // Chats close after 10 idle minutes in tests; the tests move a chat's clock instead of waiting.
+                CHAT_IDLE_TIMEOUT_SECONDS: "600",
               },
             },
           })),

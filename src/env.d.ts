@@ -5,4 +5,6 @@
 interface Env {
   /** 17track push keys (`sign` verification), comma-separated, current first. Unset = receiver disabled. */
   TRACK17_SECURITY_KEYS?: string;
+  /** 17track Tracking API security key (`17token`). Unset = parcels are queued but never registered. */
+  TRACK17_API_KEY?: string;
 }

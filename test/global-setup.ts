@@ -13,9 +13,13 @@ import {
 } from "../dev/migrate.ts";
 import { startNeonGateway } from "../dev/neon-gateway.ts";
 import { startUpstashGateway } from "../dev/upstash-gateway.ts";
+import { startCozeFake } from "./fakes/coze.ts";
 import { startLingxingFake } from "./fakes/lingxing.ts";
 import { startShopifyFake } from "./fakes/shopify.ts";
+import { startSmtpFake } from "./fakes/smtp.ts";
+import { removeSmtpTestTls } from "./fakes/smtp-tls.ts";
 import { startTikTokFake } from "./fakes/tiktok.ts";
+import { startTrack17Fake } from "./fakes/track17.ts";
 import { startWechatFake } from "./fakes/wechat.ts";
 
 const requireCjs = createRequire(import.meta.url);
@@ -40,6 +44,25 @@ declare module "vitest" {
     lingxingFakeUrl: string;
     /** The TikTok Shop fake (test/fakes/tiktok.ts): the Worker's TIKTOK_API_BASE; control API under /__control/. */
     tiktokFakeUrl: string;
+    /** The SMTP fake (test/fakes/smtp.ts): control API origin (/__control/…). */
+    smtpFakeUrl: string;
+    /** Its listeners on 127.0.0.1: STARTTLS submission, implicit TLS, and plain text (no TLS at all). */
+    smtpStarttlsPort: number;
+    smtpTlsPort: number;
+    smtpPlainPort: number;
+    /** STARTTLS with a certificate nobody trusts, and a listener that never answers. */
+    smtpUntrustedPort: number;
+    smtpSilentPort: number;
+    /** The 17track fake (test/fakes/track17.ts): the Worker's TRACK17_API_BASE; control API under /__control/. */
+    track17FakeUrl: string;
+    /** The 17track account's security key: the Worker's TRACK17_API_KEY, and what the fake signs pushes with. */
+    track17ApiKey: string;
+    /** The Coze fake (test/fakes/coze.ts): the Worker's COZE_API_BASE; control API under /__control/. */
+    cozeFakeUrl: string;
+    /** The Coze fake's RSA key pair: apps registered through its control API verify JWTs signed with this PKCS#8 PEM. */
+    cozePrivateKey: string;
+    /** That key's public key fingerprint (the JWT `kid`). */
+    cozeKeyId: string;
   }
 }
 
@@ -65,6 +88,11 @@ export default async function setup(project: TestProject) {
   const shopify = await startShopifyFake();
   const lingxing = await startLingxingFake();
   const tiktok = await startTikTokFake();
+  const smtp = await startSmtpFake();
+  // One account whose key is also the receiver's current push key (TRACK17_SECURITY_KEYS), as in 17track.
+  const track17ApiKey = "test-17track-key-current";
+  const track17 = await startTrack17Fake({ keys: [track17ApiKey] });
+  const coze = await startCozeFake();
 
   project.provide("databaseUrl", withDatabase(adminUrl, dbName, "tradewind_app"));
   project.provide("ownerDatabaseUrl", ownerUrl);
@@ -79,6 +107,17 @@ export default async function setup(project: TestProject) {
   project.provide("shopifyFakeUrl", shopify.url);
   project.provide("lingxingFakeUrl", lingxing.url);
   project.provide("tiktokFakeUrl", tiktok.url);
+  project.provide("smtpFakeUrl", smtp.url);
+  project.provide("smtpStarttlsPort", smtp.ports.starttls);
+  project.provide("smtpTlsPort", smtp.ports.tls);
+  project.provide("smtpPlainPort", smtp.ports.plain);
+  project.provide("smtpUntrustedPort", smtp.ports.untrusted);
+  project.provide("smtpSilentPort", smtp.ports.silent);
+  project.provide("track17FakeUrl", track17.url);
+  project.provide("track17ApiKey", track17ApiKey);
+  project.provide("cozeFakeUrl", coze.url);
+  project.provide("cozePrivateKey", coze.privateKeyPem);
+  project.provide("cozeKeyId", coze.keyId);
 
   return async () => {
     await Promise.allSettled([
@@ -88,7 +127,11 @@ export default async function setup(project: TestProject) {
       shopify.close(),
       lingxing.close(),
       tiktok.close(),
+      smtp.close(),
+      track17.close(),
+      coze.close(),
     ]);
+    removeSmtpTestTls();
     await dropDatabase(adminUrl, dbName);
     const redis = createClient({ url: redisUrl, RESP: 2 });
     await redis.connect();

@@ -13,7 +13,14 @@
  * | auth:apikey:<sha256>        | JSON CachedApiKey {id,tenantId,scopes,expiresAt,revoked,tenantStatus} | 1 min | API-key auth (deleted on revoke) |
  * | lingxing:token:<appId>      | sealed JSON { accessToken, refreshToken, expiresAt } (secret-box, aad lingxing-token:<appId>) | until expiry | Lingxing adapter token store |
  * | lingxing:token-lock:<appId> | random owner id: one isolate refreshes at a time (refresh tokens are single-use) | 10 s | Lingxing adapter token store |
+ * | coze:token:<connectionId>  | sealed JSON { accessToken, expiresAt, usableUntil } (secret-box, aad coze-token:<tenant>:<connection>:<appId>:<keyId>) | until usableUntil (expiry − min(60 s, lifetime/5)) | AI replies (src/services/ai/coze-tokens.ts) |
+ * | coze:token-lock:<connectionId> | random owner id: one caller mints a Coze access token at a time, the others wait for it | 10 s | AI replies |
+ * | rl:ai:tenant:<tenant>…     | @upstash/ratelimit counters of AI replies per tenant (`RATE_LIMITS.ai`) | window | AI replies (src/services/ai/stream-ai-reply.ts) |
  * | idem:<tenant>:<caller>:<sha256(key)> | JSON { state: pending, fingerprint } while the write runs, then { state: done, fingerprint, status, contentType, body } | 24 h | Idempotency-Key handling (src/http/idempotency.ts) |
+ * | lookup:orders:<tenant>:<sha256(criteria)> | JSON { storedAt (epoch ms), result: OrderLookupResult } — the criteria (order number, email, phone) only as a hash | 15 min (fresh 60 s; a partial answer is stale at once) | order lookup (stale-while-revalidate; cron warms recent orders) |
+ * | lookup:orders-refresh:<tenant>:<sha256(criteria)> | random owner id: one background refresh of a stale lookup at a time | 30 s | order lookup |
+ * | lookup:active-tenants      | sorted set: tenant id → epoch ms of its latest order lookup (the cron warms only these; members older than 24 h are trimmed) | 24 h (renewed on each lookup) | order lookup |
+ * | email:status:<tenant>:<email id> | JSON EmailMessageView (no bodies): the message's latest status, written after every status change; served for GET /emails/{id} when Postgres is down | 7 d | email sending (src/services/email/email-model.ts); Postgres email_messages is the truth |
  * | any key above, invalidated  | JSON { tombstone: true } (invalidateCache)       | 30 s    | readers treat it as a miss; auth read-through writes use NX |
  * | rl:<group>:<id>…            | @upstash/ratelimit sliding-window counters       | window  | rate-limit middleware   |
  * | auth:fail:acct|ip:<id>…     | @upstash/ratelimit counters of failed logins     | window  | login lockout           |
@@ -22,6 +29,7 @@
  * | webhook:seen:<tenant>:<dedupe key> | "pending" while the receiver stores the event, then the event id: the fast path of "seen once" (Postgres' unique index is the truth) | 60 s, then 1 h | webhook receivers |
  * | webhook:rejected:<source>:<scope>:<yyyymmddhh> | integer: deliveries refused (bad signature / stale) in that UTC hour; scope `all` = the source's total | 48 h | webhook receivers (alerting, /webhooks/sources) |
  * | rl:webhook:<source>:<scope>… | @upstash/ratelimit counters per webhook source (connection, endpoint, or 17track) | window | webhook receivers |
+ * | audit:recent:<tenant>      | list of JSON AuditRecord {id,entityType,entityId,action,actor,actorKey,changes,requestId,occurredAt}, newest first, capped at 200 (LTRIM) | 7 d (renewed on each push) | audit feed after each audited change (src/services/audit/audit-feed.ts); Postgres audit_log is the truth |
  */
 /**
  * What `invalidateCache` leaves behind instead of deleting a key: a 30 s marker. Readers treat it as a
@@ -51,15 +59,38 @@ export const cacheKeys = {
     ttlSeconds: 24 * 60 * 60,
   },
   lingxingToken: { name: (appId: string) => `lingxing:token:${appId}` },
+  emailStatus: {
+    name: (tenantId: string, emailId: string) => `email:status:${tenantId}:${emailId}`,
+    ttlSeconds: 7 * 24 * 60 * 60,
+  },
   lingxingTokenLock: { name: (appId: string) => `lingxing:token-lock:${appId}` },
+  cozeToken: { name: (connectionId: string) => `coze:token:${connectionId}` },
+  cozeTokenLock: { name: (connectionId: string) => `coze:token-lock:${connectionId}` },
   loginStrikes: { name: (account: string) => `auth:strikes:${account}`, ttlSeconds: 24 * 60 * 60 },
   webhookSeen: {
     name: (tenantId: string, dedupeKey: string) => `webhook:seen:${tenantId}:${dedupeKey}`,
     pendingTtlSeconds: 60,
     ttlSeconds: 60 * 60,
   },
+  orderLookup: {
+    name: (tenantId: string, criteriaHash: string) => `lookup:orders:${tenantId}:${criteriaHash}`,
+    /** How long an entry is kept: a stale answer beats no answer while a store is down. */
+    ttlSeconds: 15 * 60,
+    /** Younger than this, an answer is served as it is; older, it is served and refreshed. */
+    freshSeconds: 60,
+  },
+  orderLookupRefreshLock: {
+    name: (tenantId: string, criteriaHash: string) => `lookup:orders-refresh:${tenantId}:${criteriaHash}`,
+    ttlSeconds: 30,
+  },
+  orderLookupActiveTenants: { name: () => "lookup:active-tenants", ttlSeconds: 24 * 60 * 60 },
   webhookRejected: {
     name: (source: string, scope: string, hour: string) => `webhook:rejected:${source}:${scope}:${hour}`,
     ttlSeconds: 48 * 60 * 60,
+  },
+  auditRecent: {
+    name: (tenantId: string) => `audit:recent:${tenantId}`,
+    maxLength: 200,
+    ttlSeconds: 7 * 24 * 60 * 60,
   },
 } as const;

@@ -1,7 +1,11 @@
 import { IoMetrics, runWithMetrics } from "../lib/metrics";
 import { createServiceContext, type ServiceContext } from "../services/context";
+import { requeueStrandedEmails } from "../services/email/requeue-stranded-emails";
+import { warmOrderLookups } from "../services/order-lookup/warm-order-lookups";
 import { recordSchedulerRun } from "../services/scheduler/record-scheduler-run";
+import { sweepSlaTransitions } from "../services/sla/sweep-sla-transitions";
 import { scheduleDueStreams } from "../services/sync/schedule-due-streams";
+import { registerPendingParcels } from "../services/tracking/register-pending";
 import { purgeWebhookEvents } from "../services/webhooks/purge-webhook-events";
 import { requeueStrandedWebhookEvents } from "../services/webhooks/requeue-stranded";
 
@@ -23,9 +27,22 @@ const JOBS: Record<(typeof CRONS)[keyof typeof CRONS], ScheduledJob[]> = {
   [CRONS.EVERY_MINUTE]: [
     (ctx) => scheduleDueStreams({ ctx }).then(() => undefined),
     (ctx) => requeueStrandedWebhookEvents({ ctx }).then(() => undefined),
+    // Parcel registrations (and recent shipments' numbers) are claimed here in one statement; their 17track
+    // requests run after the handler in waitUntil rather than through a queue: they are bounded (≤ 800
+    // numbers in batches of 40, a 20 s budget, each request timed out), and the claim's lease makes a run
+    // that dies harmless — its rows are claimed again when the lease ends.
+    (ctx) => registerPendingParcels({ ctx }).then(({ done }) => ctx.waitUntil(done)),
+    // Tickets whose SLA targets turned at risk or breached are marked once each, with their events.
+    (ctx) => sweepSlaTransitions({ ctx }).then(() => undefined),
   ],
   // Old settled webhook events are deleted (retention).
-  [CRONS.EVERY_FIVE_MINUTES]: [(ctx) => purgeWebhookEvents({ ctx }).then(() => undefined)],
+  // The order lookup cache is warmed for the newest orders (bounded: at most 20 lookups a run).
+  [CRONS.EVERY_FIVE_MINUTES]: [
+    (ctx) => purgeWebhookEvents({ ctx }).then(() => undefined),
+    (ctx) => warmOrderLookups({ ctx }).then(() => undefined),
+    // Queued email retries whose queue message was lost are enqueued again.
+    (ctx) => requeueStrandedEmails({ ctx }).then(() => undefined),
+  ],
 };
 
 function isKnownCron(cron: string): cron is keyof typeof JOBS {

@@ -652,6 +652,8 @@ export const shipments = pgTable(
     unique("shipments_order_external_key").on(t.tenantId, t.orderId, t.externalId),
     tenantFk("shipments_order_fk", [t.tenantId, t.orderId], [orders.tenantId, orders.id]).onDelete("cascade"),
     index("shipments_writeback_idx").on(t.tenantId, t.writebackStatus),
+    /** The parcel-tracking cron registers the numbers of recent shipments (claim_parcel_registrations). */
+    index("shipments_created_idx").on(t.createdAt),
     tenantIsolation("shipments"),
   ],
 );
@@ -1075,6 +1077,12 @@ export const tickets = pgTable(
     resolutionBreachedAt: at("resolution_breached_at"),
     firstResponseAtRiskAt: at("first_response_at_risk_at"),
     resolutionAtRiskAt: at("resolution_at_risk_at"),
+    /**
+     * From when each running target counts as at risk (computeTicketSla derives it with the due time, in
+     * business hours): the SLA sweep is SQL and compares instants, it cannot do calendar math.
+     */
+    firstResponseAtRiskAfter: at("first_response_at_risk_after"),
+    resolutionAtRiskAfter: at("resolution_at_risk_after"),
     /** Bumped by every change: `If-Match` on PATCH compares it. */
     version: integer("version").notNull().default(1),
     ...timestamps,
@@ -1097,6 +1105,12 @@ export const tickets = pgTable(
     index("tickets_resolution_due_idx")
       .on(t.resolutionDueAt)
       .where(sql`${t.resolutionDueAt} is not null and ${t.resolutionBreachedAt} is null`),
+    index("tickets_first_response_at_risk_idx")
+      .on(t.firstResponseAtRiskAfter)
+      .where(sql`${t.firstResponseAtRiskAfter} is not null and ${t.firstResponseAtRiskAt} is null`),
+    index("tickets_resolution_at_risk_idx")
+      .on(t.resolutionAtRiskAfter)
+      .where(sql`${t.resolutionAtRiskAfter} is not null and ${t.resolutionAtRiskAt} is null`),
     check("tickets_status_valid", sql`${t.status} in ('open', 'pending', 'on_hold', 'solved', 'closed')`),
     check("tickets_priority_valid", sql`${t.priority} in ('low', 'normal', 'high', 'urgent')`),
     check("tickets_channel_valid", sql`${t.channel} in ('chat', 'email', 'web_form', 'api')`),
@@ -1304,6 +1318,13 @@ export const emailMessages = pgTable(
     toAddresses: text("to_addresses").array().notNull(),
     ccAddresses: text("cc_addresses").array().notNull().default(sql`'{}'::text[]`),
     subject: text("subject").notNull(),
+    /** The rendered bodies, kept so a retry sends exactly what was accepted and agents see what went out. */
+    bodyText: text("body_text"),
+    bodyHtml: text("body_html"),
+    /** sha256 of the send request: the same idempotency key with a different request is refused (422). */
+    requestFingerprint: text("request_fingerprint"),
+    /** When a queued retry is due (null once final): the sweep re-enqueues a retry whose message was lost. */
+    nextAttemptAt: at("next_attempt_at"),
     status: text("status", { enum: ["queued", "sending", "sent", "failed"] })
       .notNull()
       .default("queued"),
@@ -1332,6 +1353,8 @@ export const emailMessages = pgTable(
     ),
     index("email_messages_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
     index("email_messages_tenant_status_idx").on(t.tenantId, t.status, t.createdAt),
+    /** The stranded-retry sweep (claim_stranded_email_messages) reads unfinished emails across tenants. */
+    index("email_messages_retry_due_idx").on(t.nextAttemptAt).where(sql`${t.status} in ('queued', 'sending')`),
     check("email_messages_status_valid", sql`${t.status} in ('queued', 'sending', 'sent', 'failed')`),
     tenantIsolation("email_messages"),
   ],
@@ -1363,6 +1386,8 @@ export const parcelRegistrations = pgTable(
       "set null",
     ),
     index("parcel_registrations_due_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    /** A 17track push names a number, not a tenant: every tenant tracking it gets a copy (parcel_tenants). */
+    index("parcel_registrations_number_idx").on(t.trackingNumber),
     check(
       "parcel_registrations_status_valid",
       sql`${t.status} in ('pending', 'registered', 'rejected', 'failed')`,

@@ -27,6 +27,11 @@ export interface AppConfig {
   shopifyApiBase: string;
   lingxingApiBase: string;
   tiktokApiBase: string;
+  /**
+   * Coze OpenAPI origin (`COZE_API_BASE`); `{region}` is replaced by the AI connection's region (`com` or
+   * `cn`: api.coze.com / api.coze.cn are separate deployments). A base without it serves every region.
+   */
+  cozeApiBase: string;
   /** This Worker's public origin, for webhook callback URLs; undefined = do not register webhooks. */
   publicBaseUrl: string | undefined;
   webhooks: {
@@ -37,6 +42,13 @@ export interface AppConfig {
   };
   /** Every call to a channel or ERP: its timeout, and when its endpoint's circuit breaker opens. */
   upstream: { timeoutMs: number; breakerFailureThreshold: number; breakerOpenMs: number };
+  /**
+   * 17track Tracking API: `TRACK17_API_KEY` (the account's security key, sent as `17token`; undefined =
+   * parcels are queued but never registered) and `TRACK17_API_BASE`.
+   */
+  track17: { apiKey: string | undefined; apiBase: string };
+  /** Live chats (src/durable-objects/chat-session.ts): idle close, and how long a customer's chat token lives. */
+  chat: { idleTimeoutSeconds: number; tokenTtlSeconds: number };
 }
 
 export interface AuthConfig {
@@ -70,6 +82,18 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
    * edge before it reaches Postgres. Senders retry a 429.
    */
   webhook: { limit: 3000, windowSeconds: 60 },
+  /**
+   * Per chat session, on the customer's HTTP calls (messages, handover, close, event streams): a person
+   * types far fewer; a script looping on one session is stopped. WebSocket frames have their own
+   * per-connection limit inside the ChatSession object.
+   */
+  chat: { limit: 120, windowSeconds: 60 },
+  /**
+   * Per tenant, AI replies (Coze chats) across all its chat sessions: bounds what one tenant's traffic (or a
+   * script talking to its bot) can spend of its Coze quota and of ours. Over it, customers are told an agent
+   * will reply.
+   */
+  ai: { limit: 120, windowSeconds: 60 },
 };
 
 export type ConfigSource = Pick<
@@ -104,12 +128,17 @@ export type ConfigSource = Pick<
   | "SHOPIFY_API_BASE"
   | "LINGXING_API_BASE"
   | "TIKTOK_API_BASE"
+  | "COZE_API_BASE"
   | "PUBLIC_BASE_URL"
   | "WEBHOOK_TOLERANCE_SECONDS"
   | "TRACK17_SECURITY_KEYS"
+  | "TRACK17_API_KEY"
+  | "TRACK17_API_BASE"
   | "UPSTREAM_TIMEOUT_MS"
   | "BREAKER_FAILURE_THRESHOLD"
   | "BREAKER_OPEN_MS"
+  | "CHAT_IDLE_TIMEOUT_SECONDS"
+  | "CHAT_TOKEN_TTL_SECONDS"
 >;
 
 const cache = new WeakMap<object, AppConfig>();
@@ -154,6 +183,7 @@ export function readConfig(env: ConfigSource): AppConfig {
     shopifyApiBase: nonEmpty(env.SHOPIFY_API_BASE) ?? "https://{shop}",
     lingxingApiBase: nonEmpty(env.LINGXING_API_BASE) ?? "https://openapi.lingxing.com",
     tiktokApiBase: nonEmpty(env.TIKTOK_API_BASE) ?? "https://open-api.tiktokglobalshop.com",
+    cozeApiBase: nonEmpty(env.COZE_API_BASE) ?? "https://api.coze.{region}",
     publicBaseUrl: nonEmpty(env.PUBLIC_BASE_URL)?.replace(/\/+$/, ""),
     webhooks: {
       toleranceSeconds: positiveInt(env.WEBHOOK_TOLERANCE_SECONDS, 300),
@@ -162,10 +192,18 @@ export function readConfig(env: ConfigSource): AppConfig {
         .map((k) => k.trim())
         .filter(Boolean),
     },
+    track17: {
+      apiKey: nonEmpty(env.TRACK17_API_KEY),
+      apiBase: nonEmpty(env.TRACK17_API_BASE) ?? "https://api.17track.net",
+    },
     upstream: {
       timeoutMs: positiveInt(env.UPSTREAM_TIMEOUT_MS, 15_000),
       breakerFailureThreshold: positiveInt(env.BREAKER_FAILURE_THRESHOLD, 5),
       breakerOpenMs: positiveInt(env.BREAKER_OPEN_MS, 30_000),
+    },
+    chat: {
+      idleTimeoutSeconds: positiveInt(env.CHAT_IDLE_TIMEOUT_SECONDS, 30 * 60),
+      tokenTtlSeconds: positiveInt(env.CHAT_TOKEN_TTL_SECONDS, 4 * 60 * 60),
     },
   };
   cache.set(env, config);

@@ -2,6 +2,7 @@ import { NotFoundError } from "../lib/errors";
 import { IoMetrics, runWithMetrics } from "../lib/metrics";
 import { applyCacheInvalidation } from "../services/cache/invalidate-cache";
 import { createServiceContext } from "../services/context";
+import { deliverQueuedEmail } from "../services/email/deliver-queued-email";
 import { recordDomainEvent } from "../services/events/record-domain-event";
 import { consumeMessages, PermanentMessageError, recordDeadLetterBatch } from "./consume";
 import { consumeChannelPull, consumeErpPush } from "./hub";
@@ -32,9 +33,13 @@ export async function dispatchQueue(
           switch (event.type) {
             case "cache.invalidate":
               return applyCacheInvalidation({ ctx, input: event });
+            case "email.send":
+              return deliverQueuedEmail({ ctx, input: event }).then(() => undefined);
             case "user.created":
             case "user.updated":
             case "user.deleted":
+            case "ticket.sla_at_risk":
+            case "ticket.sla_breached":
               return recordDomainEvent({ ctx, input: event }).then(
                 () => undefined,
                 (error: unknown) => {

@@ -65,17 +65,57 @@ export const UserDeletedEvent = z.object({
   data: z.object({ userId: z.uuid() }),
 });
 
+/**
+ * A ticket's SLA target crossed a line (src/services/sla/sweep-sla-transitions.ts): `ticket.sla_at_risk`
+ * once the policy's at-risk share of the target is used, `ticket.sla_breached` once its due time passed.
+ * Each is recorded once per ticket and target.
+ */
+const TicketSlaTransitionData = z.object({
+  ticketId: z.uuid(),
+  ticketNumber: z.number().int(),
+  target: z.enum(["first_response", "resolution"]),
+  priority: z.enum(["low", "normal", "high", "urgent"]),
+  dueAt: z.iso.datetime(),
+  assigneeId: z.uuid().nullable(),
+  teamId: z.uuid().nullable(),
+  policyId: z.uuid().nullable(),
+});
+
+export const TicketSlaAtRiskEvent = z.object({
+  type: z.literal("ticket.sla_at_risk"),
+  ...domainEventBase,
+  data: TicketSlaTransitionData.extend({ atRiskAt: z.iso.datetime() }),
+});
+
+export const TicketSlaBreachedEvent = z.object({
+  type: z.literal("ticket.sla_breached"),
+  ...domainEventBase,
+  data: TicketSlaTransitionData,
+});
+
 export const DomainEvent = z.discriminatedUnion("type", [
   UserCreatedEvent,
   UserUpdatedEvent,
   UserDeletedEvent,
+  TicketSlaAtRiskEvent,
+  TicketSlaBreachedEvent,
 ]);
 export type DomainEvent = z.infer<typeof DomainEvent>;
 
+/** A later delivery attempt of a stored email (src/services/email/deliver-queued-email.ts). */
+export const EmailSendMessage = z.object({
+  type: z.literal("email.send"),
+  tenantId: z.uuid(),
+  emailId: z.uuid(),
+});
+
 export const EventMessage = z.discriminatedUnion("type", [
   CacheInvalidateEvent,
+  EmailSendMessage,
   UserCreatedEvent,
   UserUpdatedEvent,
   UserDeletedEvent,
+  TicketSlaAtRiskEvent,
+  TicketSlaBreachedEvent,
 ]);
 export type EventMessage = z.infer<typeof EventMessage>;

@@ -22,9 +22,19 @@ import { currencyExponent, fromMinorUnits, toMinorUnits } from "../../src/domain
  *   answer is HTTP 200 THROTTLED (`actualQueryCost: null`), counted in `throttled` and `overLimit`.
  *
  * Root fields: `orders(first, after, query, sortKey, reverse)` (search terms `updated_at`, `created_at`,
- * `processed_at` with `:`, `:>`, `:>=`, `:<`, `:<=`; `name`; `status:open|closed|cancelled`), `order(id)`,
+ * `processed_at` with `:`, `:>`, `:>=`, `:<`, `:<=`; `name` (case-insensitive, `#` optional); `email`
+ * (case-insensitive); `status:open|closed|cancelled`; plain terms, Shopify's default search, matched against
+ * the order's number, email and names, and — for terms of 7 digits or more — the digits of its phone
+ * numbers (order, customer, shipping and billing address); other documented order fields are accepted and
+ * not evaluated; a `field:` Shopify does not document for orders is left out of the search and reported in
+ * `extensions.search[].warnings` ("Invalid search field for this query."), as Shopify does), `order(id)`,
  * `node(id)`, `nodes(ids)` (≤ 250 ids, null for unknown ones, costed per id asked), `bulkOperation(id)`,
- * `currentBulkOperation`, `shop`, `inventoryItems(first, after, query, reverse)` (search terms `sku`,
+ * `currentBulkOperation`, `shop`, `products(first, after, sortKey: ID|UPDATED_AT, reverse)` (keyset cursors)
+ * and `product(id)` — products carry `featuredMedia`, `media` (MediaImage and Video nodes; an image is
+ * `image { url altText width height }` on cdn.shopify.com) and `variants` (each with `sku`, `title`,
+ * `updatedAt` and its own `media`) as connections with `first`/`after`; every shop starts with one product
+ * per catalogue product (the tee's two variants each have their own picture; the gift wrapping has none;
+ * the hoodie also has a video) — `inventoryItems(first, after, query, reverse)` (search terms `sku`,
  * `updated_at`, `created_at`; id order; keyset cursors), `inventoryItem(id)`, `webhookSubscriptions(first,
  * after, topics, uri, format, reverse)` and `webhookSubscription(id)`; mutations
  * `bulkOperationRunQuery(query, groupObjects)`, `fulfillmentCreate(fulfillment, message)` (validated like
@@ -86,6 +96,9 @@ import { currencyExponent, fromMinorUnits, toMinorUnits } from "../../src/domain
  * | POST /__control/webhooks/deliveries/pause  { shop }  (events are dropped: lost webhooks; each  | 204 |
  * |   dropped delivery still lists its signed `request`, for tests that replay it themselves)       |     |
  * | POST /__control/webhooks/deliveries/resume { shop }                                           | 204 |
+ * | POST /__control/products     { shop, products: FakeProductSeed[] }                            | 200 { products: FakeProductSummary[] } |
+ * | POST /__control/products/update { shop, id, patch: FakeProductPatch }                          | 200 { product: FakeProductSummary }, 404 unknown |
+ * | GET  /__control/products?shop=                                                                | 200 { products: FakeProductSummary[] } |
  */
 
 export type ShopifyFakeFailure = 429 | 500 | 502 | 503 | "hang" | "throttled";
@@ -173,6 +186,43 @@ export interface FakeOrderSeed {
   tags?: string[];
   financialStatus?: string;
   createdAt?: string;
+  /** The order's contact email (default: the picked customer's); null: none. */
+  email?: string | null;
+  /** The order's contact phone (default none), e.g. "+16505550199". */
+  phone?: string | null;
+}
+
+/** A picture of a seeded product; the URL defaults to one on cdn.shopify.com. */
+export interface FakeProductImageSeed {
+  url?: string;
+  alt?: string | null;
+  width?: number;
+  height?: number;
+}
+
+export interface FakeProductSeed {
+  title: string;
+  images?: FakeProductImageSeed[];
+  /** A video among the product's media (not a picture: clients must skip it). */
+  video?: boolean;
+  /** Default: one variant ("Default Title") without a SKU. `image`: index into `images` for its own picture. */
+  variants?: { sku?: string | null; title?: string; image?: number }[];
+}
+
+export interface FakeProductPatch {
+  title?: string;
+  /** Replaces the product's pictures. */
+  images?: FakeProductImageSeed[];
+  /** Variant GID → index into the product's pictures (its own picture), or null for none. */
+  variantImages?: Record<string, number | null>;
+}
+
+export interface FakeProductSummary {
+  id: string;
+  title: string;
+  updatedAt: string;
+  variants: { id: string; sku: string | null; title: string; imageUrl: string | null; updatedAt: string }[];
+  imageUrls: string[];
 }
 
 export interface FakeOrderPatch {
@@ -281,6 +331,9 @@ export interface ShopifyFake {
   resumeWebhookDeliveries(shop: string): void;
   /** Resolves when every delivery under way (retries included) has finished. */
   webhooksSettled(): Promise<void>;
+  seedProducts(shop: string, products: FakeProductSeed[]): FakeProductSummary[];
+  updateProduct(shop: string, id: string, patch: FakeProductPatch): FakeProductSummary;
+  listProducts(shop: string): FakeProductSummary[];
 }
 
 // ───────────────────────────── GraphQL documents ─────────────────────────────
@@ -1514,10 +1567,15 @@ interface Shop {
     shipping: number;
     inventoryLevel: number;
     webhookSubscription: number;
+    product: number;
+    media: number;
   };
   lastUpdatedMs: number;
   /** Inventory items by GID, each holding its levels (`inventoryLevels`, in activation order). */
   inventoryItems: Map<string, Obj>;
+  /** Products by GID (each holding its media and variants), and every variant by GID. */
+  products: Map<string, Obj>;
+  variants: Map<string, Obj>;
   locations: Map<string, Obj>;
   /** The last inventory change, like `lastUpdatedMs` for orders. */
   inventoryUpdatedMs: number;
@@ -1569,7 +1627,9 @@ function matchesSearch(order: Obj, search: unknown): boolean {
                 : left === right;
       if (!ok) return false;
     } else if (key === "name") {
-      if (String(order.name).replace("#", "") !== value.replace("#", "")) return false;
+      if (String(order.name).replace("#", "").toLowerCase() !== value.replace("#", "").toLowerCase()) {
+        return false;
+      }
     } else if (key === "status") {
       const cancelled = order.cancelledAt !== null;
       const closed = order.closed === true;
@@ -1592,6 +1652,119 @@ function sortValue(order: Obj, sortKey: string): number {
   const field = SORT_FIELDS[sortKey] ?? "id";
   return field === "id" ? numericId(order.id) : Date.parse(String(order[field]));
 }
+
+/** The search fields Shopify documents for `orders(query:)`. */
+const ORDER_SEARCH_FIELDS = new Set([
+  "cart_token",
+  "channel",
+  "channel_id",
+  "chargeback_status",
+  "checkout_token",
+  "confirmation_number",
+  "created_at",
+  "credit_card_last4",
+  "current_total_price",
+  "customer_id",
+  "delivery_method",
+  "discount_code",
+  "email",
+  "financial_status",
+  "fraud_protection_level",
+  "fulfillment_location_id",
+  "fulfillment_status",
+  "gateway",
+  "id",
+  "location_id",
+  "name",
+  "payment_id",
+  "payment_provider_id",
+  "po_number",
+  "processed_at",
+  "reference_location_id",
+  "return_status",
+  "risk_level",
+  "sales_channel",
+  "sku",
+  "source_identifier",
+  "source_name",
+  "status",
+  "subtotal_line_items_quantity",
+  "tag",
+  "tag_not",
+  "test",
+  "total_weight",
+  "updated_at",
+]);
+
+/** Terms of a search string, quoted values kept whole. */
+function searchTerms(search: unknown): string[] {
+  if (typeof search !== "string") return [];
+  return search.match(/(?:[^\s'"]+|'[^']*'|"[^"]*")+/g) ?? [];
+}
+
+const unquote = (value: string) => value.replace(/^['"]|['"]$/g, "");
+const digitsOf = (value: unknown) => (typeof value === "string" ? value.replace(/\D/g, "") : "");
+
+/** The `field:` names of a search Shopify would not apply to orders. */
+function unappliedOrderSearchFields(search: unknown): string[] {
+  const fields: string[] = [];
+  for (const term of searchTerms(search)) {
+    const match = /^-?([a-z_.]+):/.exec(term);
+    const field = match?.[1];
+    if (field !== undefined && !ORDER_SEARCH_FIELDS.has(field) && !field.startsWith("metafields.")) {
+      fields.push(field);
+    }
+  }
+  return fields;
+}
+
+/** Shopify's default (unfielded) search over an order: its number, email, names and phone digits. */
+function defaultOrderSearchMatches(order: Obj, term: string): boolean {
+  const value = unquote(term).toLowerCase();
+  if (value === "" || value === "and" || value === "or") return true;
+  const customer = (order.customer ?? null) as Obj | null;
+  const addresses = [order.shippingAddress, order.billingAddress].filter(
+    (a): a is Obj => typeof a === "object" && a !== null,
+  );
+  const texts = [order.name, order.email, customer?.displayName, ...addresses.map((a) => a.name)];
+  if (texts.some((t) => typeof t === "string" && t.toLowerCase().includes(value))) return true;
+  const digits = value.replace(/\D/g, "");
+  if (digits.length < 7) return false;
+  const phones = [order.phone, customer?.phone, ...addresses.map((a) => a.phone)].map(digitsOf);
+  return phones.some((phone) => phone !== "" && (phone.includes(digits) || digits.endsWith(phone)));
+}
+
+/** Orders: `matchesSearch`'s fields, plus `email:` and plain terms; unknown fields are left out. */
+function matchesOrderSearch(order: Obj, search: unknown): boolean {
+  if (!matchesSearch(order, search)) return false;
+  for (const term of searchTerms(search)) {
+    const fielded = /^([a-z_.]+):(.*)$/.exec(term);
+    if (fielded === null) {
+      if (!defaultOrderSearchMatches(order, term)) return false;
+      continue;
+    }
+    if (fielded[1] === "email") {
+      const wanted = unquote(fielded[2] ?? "").toLowerCase();
+      if (String(order.email ?? "").toLowerCase() !== wanted) return false;
+    }
+  }
+  return true;
+}
+
+const PRODUCT_SORT_KEYS = new Set(["ID", "UPDATED_AT"]);
+
+function productSortValue(product: Obj, sortKey: string): number {
+  return sortKey === "UPDATED_AT" ? Date.parse(String(product.updatedAt)) : numericId(product.id);
+}
+
+/** Width and height of the fake's product photos (square, as most shop themes want them). */
+const PHOTO_SIZE = 2048;
+
+const slug = (text: string) =>
+  text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
 
 // ───────────────────────────── The fake ─────────────────────────────
 
@@ -1658,9 +1831,13 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
         shipping: 4_400_000_000_000 + base,
         inventoryLevel: 120_000_000_000 + base,
         webhookSubscription: 1_100_000_000 + base,
+        product: 9_100_000_000 + base,
+        media: 31_000_000_000 + base,
       },
       lastUpdatedMs: 0,
       inventoryItems: new Map(),
+      products: new Map(),
+      variants: new Map(),
       locations: new Map(),
       inventoryUpdatedMs: 0,
       autoOrders: null,
@@ -1671,6 +1848,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
       },
     });
     stockCatalog(shopOf(input.shop));
+    stockProducts(shopOf(input.shop));
   };
 
   /** A new last-modified time: now, strictly after the shop's previous one (Shopify's order is total). */
@@ -1793,8 +1971,8 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
       id: orderId,
       legacyResourceId: String(numericId(orderId)),
       name: `#${number}`,
-      email: customer === null ? null : customerSeed.email,
-      phone: null,
+      email: seed.email !== undefined ? seed.email : customer === null ? null : customerSeed.email,
+      phone: seed.phone ?? null,
       createdAt,
       updatedAt: createdAt,
       processedAt: createdAt,
@@ -2056,6 +2234,256 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
     [...shopOf(domain).inventoryItems.values()]
       .sort((a, b) => numericId(a.id) - numericId(b.id))
       .flatMap((item) => (item.inventoryLevels as Obj[]).map((level) => levelSummary(item, level)));
+
+  // ── Products and their pictures ──
+
+  /** The search warnings of the request being executed (Shopify's `extensions.search`). */
+  let searchReport: Obj[] = [];
+
+  /** A MediaImage as Shopify serves it: READY, with its image on the CDN (`?v=` changes with the file). */
+  const mediaImage = (shop: Shop, seed: FakeProductImageSeed, fallbackName: string, at: string): Obj => {
+    const n = ++shop.counters.media;
+    const url =
+      seed.url ??
+      `https://cdn.shopify.com/s/files/1/0712/3456/7890/files/${slug(fallbackName)}.jpg?v=${Math.floor(Date.parse(at) / 1000)}`;
+    const alt = seed.alt === undefined ? fallbackName : seed.alt;
+    return {
+      __typename: "MediaImage",
+      id: `gid://shopify/MediaImage/${n}`,
+      alt: alt ?? "",
+      mediaContentType: "IMAGE",
+      status: "READY",
+      createdAt: at,
+      updatedAt: at,
+      fileStatus: "READY",
+      mimeType: "image/jpeg",
+      image: {
+        __typename: "Image",
+        id: `gid://shopify/ImageSource/${n}`,
+        url,
+        altText: alt,
+        width: seed.width ?? PHOTO_SIZE,
+        height: seed.height ?? PHOTO_SIZE,
+      },
+    };
+  };
+
+  const video = (shop: Shop, title: string, at: string): Obj => {
+    const n = ++shop.counters.media;
+    return {
+      __typename: "Video",
+      id: `gid://shopify/Video/${n}`,
+      alt: `${title} video`,
+      mediaContentType: "VIDEO",
+      status: "READY",
+      createdAt: at,
+      updatedAt: at,
+      duration: 14_000,
+      filename: `${slug(title)}.mp4`,
+      sources: [
+        {
+          __typename: "VideoSource",
+          url: `https://cdn.shopify.com/videos/c/o/v/${slug(title)}.mp4`,
+          mimeType: "video/mp4",
+          format: "mp4",
+          width: 1920,
+          height: 1080,
+        },
+      ],
+    };
+  };
+
+  const productSummary = (product: Obj): FakeProductSummary => ({
+    id: String(product.id),
+    title: String(product.title),
+    updatedAt: String(product.updatedAt),
+    variants: (product.variants as Obj[]).map((variant) => {
+      const own = (variant.media as Obj[])[0];
+      return {
+        id: String(variant.id),
+        sku: (variant.sku as string | null) ?? null,
+        title: String(variant.title),
+        imageUrl: own === undefined ? null : String((own.image as Obj).url),
+        updatedAt: String(variant.updatedAt),
+      };
+    }),
+    imageUrls: (product.media as Obj[])
+      .filter((m) => m.__typename === "MediaImage")
+      .map((m) => String((m.image as Obj).url)),
+  });
+
+  /** A product with its media and variants; variants' own pictures are media of the product. */
+  const createProduct = (
+    shop: Shop,
+    seed: FakeProductSeed,
+    ids: { productId?: number; variantIds?: number[] } = {},
+  ): Obj => {
+    const at = shopifyTime(Date.now());
+    const productNumber = ids.productId ?? ++shop.counters.product;
+    const id = `gid://shopify/Product/${productNumber}`;
+    const images = (seed.images ?? []).map((image, index) =>
+      mediaImage(shop, image, index === 0 ? seed.title : `${seed.title} ${index + 1}`, at),
+    );
+    const media = seed.video ? [...images, video(shop, seed.title, at)] : images;
+    const variantSeeds = seed.variants ?? [{ sku: null, title: "Default Title" }];
+    const product: Obj = {
+      __typename: "Product",
+      id,
+      legacyResourceId: String(productNumber),
+      title: seed.title,
+      handle: slug(seed.title),
+      status: "ACTIVE",
+      vendor: "Tradewind Demo Co.",
+      productType: "Apparel & Accessories",
+      tags: [],
+      createdAt: at,
+      updatedAt: at,
+      featuredMedia: images[0] ?? null,
+      media,
+      variants: [],
+    };
+    product.variants = variantSeeds.map((variantSeed, index) => {
+      const variantNumber = ids.variantIds?.[index] ?? ++shop.counters.product;
+      const own = variantSeed.image === undefined ? undefined : images[variantSeed.image];
+      const title = variantSeed.title ?? "Default Title";
+      const variant: Obj = {
+        __typename: "ProductVariant",
+        id: `gid://shopify/ProductVariant/${variantNumber}`,
+        legacyResourceId: String(variantNumber),
+        sku: variantSeed.sku ?? null,
+        title,
+        displayName: `${seed.title} - ${title}`,
+        price: "24.00",
+        availableForSale: true,
+        createdAt: at,
+        updatedAt: at,
+        media: own === undefined ? [] : [own],
+        product: { __typename: "Product", id, title: seed.title },
+      };
+      shop.variants.set(String(variant.id), variant);
+      return variant;
+    });
+    shop.products.set(id, product);
+    return product;
+  };
+
+  /** One product per catalogue product, with the variant ids order lines carry. */
+  const stockProducts = (shop: Shop) => {
+    const byProduct = new Map<number, CatalogItem[]>();
+    for (const item of CATALOG)
+      byProduct.set(item.productId, [...(byProduct.get(item.productId) ?? []), item]);
+    for (const [productId, items] of byProduct) {
+      const first = items[0];
+      if (first === undefined) continue;
+      // Gift wrapping has no picture; a product with several variants has one per variant plus a shared one.
+      const images: FakeProductImageSeed[] =
+        first.sku === null
+          ? []
+          : items.length > 1
+            ? [
+                ...items.map((item) => ({ alt: `${item.title} in ${item.variantTitle ?? "default"}` })),
+                { alt: `${first.title} worn outdoors` },
+              ]
+            : [{ alt: first.title }];
+      createProduct(
+        shop,
+        {
+          title: first.title,
+          images,
+          video: productId === 8802,
+          variants: items.map((item, index) => ({
+            sku: item.sku,
+            title: item.variantTitle ?? "Default Title",
+            ...(items.length > 1 ? { image: index } : {}),
+          })),
+        },
+        { productId, variantIds: items.map((item) => item.variantId) },
+      );
+    }
+  };
+
+  const seedProducts: ShopifyFake["seedProducts"] = (domain, seeds) => {
+    const shop = shopOf(domain);
+    return seeds.map((seed) => productSummary(createProduct(shop, seed)));
+  };
+
+  /** Every change moves the product's `updatedAt` on (and a variant's, when its own picture changes). */
+  const updateProduct: ShopifyFake["updateProduct"] = (domain, id, patch) => {
+    const shop = shopOf(domain);
+    const product = shop.products.get(id);
+    if (product === undefined) throw new Error(`Unknown product ${id} in ${domain}`);
+    // Whole seconds, strictly after the product's previous change (as for orders).
+    const at = shopifyTime(Math.max(Date.now(), Date.parse(String(product.updatedAt)) + 1000));
+    if (patch.title !== undefined) product.title = patch.title;
+    if (patch.images !== undefined) {
+      const images = patch.images.map((image, index) =>
+        mediaImage(shop, image, `${String(product.title)} ${index + 1}`, at),
+      );
+      product.media = [...images, ...(product.media as Obj[]).filter((m) => m.__typename !== "MediaImage")];
+      product.featuredMedia = images[0] ?? null;
+      for (const variant of product.variants as Obj[]) {
+        if ((variant.media as Obj[]).length > 0) variant.media = [];
+      }
+    }
+    const images = (product.media as Obj[]).filter((m) => m.__typename === "MediaImage");
+    for (const [variantId, index] of Object.entries(patch.variantImages ?? {})) {
+      const variant = (product.variants as Obj[]).find((v) => v.id === variantId);
+      if (variant === undefined) throw new Error(`Unknown variant ${variantId} of ${id}`);
+      const own = index === null ? undefined : images[index];
+      variant.media = own === undefined ? [] : [own];
+      variant.updatedAt = at;
+    }
+    product.updatedAt = at;
+    return productSummary(product);
+  };
+
+  const listProducts: ShopifyFake["listProducts"] = (domain) =>
+    [...shopOf(domain).products.values()]
+      .sort((a, b) => numericId(a.id) - numericId(b.id))
+      .map(productSummary);
+
+  /** Products by `sortKey` (ID or UPDATED_AT) with keyset cursors, like orders. */
+  const resolveProducts = (shop: Shop, field: FieldNode, variables: Variables): Obj => {
+    const size = checkPageSize(field, variables);
+    const sortKey = String(arg(field, "sortKey", variables) ?? "ID");
+    if (!PRODUCT_SORT_KEYS.has(sortKey)) {
+      throw new GraphqlError(
+        `Argument 'sortKey' on Field 'products' has an invalid value (${sortKey}). Expected type 'ProductSortKeys'.`,
+        "argumentLiteralsIncompatible",
+      );
+    }
+    const reverse = arg(field, "reverse", variables) === true;
+    const search = arg(field, "query", variables);
+    const list = [...shop.products.values()]
+      .filter((product) => matchesSearch(product, search))
+      .sort(
+        (a, b) =>
+          productSortValue(a, sortKey) - productSortValue(b, sortKey) || numericId(a.id) - numericId(b.id),
+      );
+    if (reverse) list.reverse();
+    const after = arg(field, "after", variables);
+    let start = 0;
+    if (after !== undefined && after !== null) {
+      const { last_id: lastId, last_value: lastValue } = decodeCursor(after);
+      const later = (p: Obj) => {
+        const cmp = productSortValue(p, sortKey) - Number(lastValue) || numericId(p.id) - Number(lastId);
+        return reverse ? cmp < 0 : cmp > 0;
+      };
+      start = list.findIndex(later);
+      if (start < 0) start = list.length;
+    }
+    return projectConnection(
+      field,
+      list.slice(start, start + size),
+      {
+        start,
+        hasNextPage: start + size < list.length,
+        cursorOf: (item) =>
+          encodeCursor({ last_id: numericId(item.id), last_value: productSortValue(item, sortKey) }),
+      },
+      variables,
+    );
+  };
 
   /** A placed order commits its units at the main location (available → committed), as Shopify does. */
   const commitStock = (shop: Shop, sku: string | null, quantity: number) => {
@@ -2557,13 +2985,26 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
     const reverse = arg(field, "reverse", variables) === true;
     const search = arg(field, "query", variables);
     const list = [...shop.orders.values()]
-      .filter((order) => matchesSearch(order, search))
+      .filter((order) => matchesOrderSearch(order, search))
       .sort((a, b) => sortValue(a, sortKey) - sortValue(b, sortKey) || numericId(a.id) - numericId(b.id));
     return reverse ? list.reverse() : list;
   };
 
   const resolveOrders = (shop: Shop, field: FieldNode, variables: Variables): Obj => {
     const size = checkPageSize(field, variables);
+    const search = arg(field, "query", variables);
+    const unapplied = unappliedOrderSearchFields(search);
+    if (unapplied.length > 0) {
+      searchReport.push({
+        path: [field.alias],
+        query: search,
+        warnings: unapplied.map((name) => ({
+          field: name,
+          message: "Invalid search field for this query.",
+          code: "invalid_field",
+        })),
+      });
+    }
     const sortKey = String(arg(field, "sortKey", variables) ?? "ID");
     const reverse = arg(field, "reverse", variables) === true;
     const list = sortedOrders(shop, field, variables);
@@ -2634,6 +3075,8 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
       shop.fulfillmentOrders.get(key) ??
       shop.fulfillments.get(key)?.view ??
       shop.inventoryItems.get(key) ??
+      shop.products.get(key) ??
+      shop.variants.get(key) ??
       shop.webhooks.subscriptions.get(key) ??
       (shop.bulkOperations.has(key)
         ? bulkView(shop, shop.bulkOperations.get(key) as BulkOperationRecord)
@@ -2951,6 +3394,12 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
         case "inventoryItems":
           data[field.alias] = resolveInventoryItems(shop, field, variables);
           continue;
+        case "products":
+          data[field.alias] = resolveProducts(shop, field, variables);
+          continue;
+        case "product":
+          value = shop.products.get(String(arg(field, "id", variables))) ?? null;
+          break;
         case "nodes":
           data[field.alias] = resolveNodes(shop, field, variables);
           continue;
@@ -3174,6 +3623,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
     bucket.available -= requested;
     let data: Obj | null = null;
     let errors: unknown[] | undefined;
+    searchReport = [];
     try {
       data = execute(shop, operation, variables, version);
     } catch (error) {
@@ -3201,6 +3651,7 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
             actualQueryCost: actual,
             throttleStatus: throttleStatus(bucket),
           },
+          ...(searchReport.length > 0 ? { search: searchReport } : {}),
         },
       },
       versionHeader,
@@ -3315,6 +3766,21 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
         return reply(204);
       case "GET /webhooks":
         return reply(200, { subscriptions: listWebhookSubscriptions(shopName) });
+      case "POST /products": {
+        if (!Array.isArray(body.products)) return reply(400, { error: "products (array) is required" });
+        return reply(200, { products: seedProducts(shopName, body.products as FakeProductSeed[]) });
+      }
+      case "POST /products/update": {
+        try {
+          return reply(200, {
+            product: updateProduct(shopName, String(body.id), (body.patch ?? {}) as FakeProductPatch),
+          });
+        } catch (error) {
+          return reply(404, { error: (error as Error).message });
+        }
+      }
+      case "GET /products":
+        return reply(200, { products: listProducts(shopName) });
       case "GET /webhooks/deliveries":
         return reply(200, { deliveries: listWebhookDeliveries(shopName) });
       case "POST /webhooks/deliveries/pause":
@@ -3421,6 +3887,9 @@ export async function startShopifyFake(options: ShopifyFakeOptions = {}): Promis
     listInventory,
     listWebhookSubscriptions,
     listWebhookDeliveries,
+    seedProducts,
+    updateProduct,
+    listProducts,
     pauseWebhookDeliveries: (domain) => {
       shopOf(domain).webhooks.paused = true;
     },

@@ -38,6 +38,19 @@ import { fromMinorUnits, toMinorUnits } from "../../src/domain/money.ts";
  *   tracking or provider → 36009004. The package's units get the tracking number and carrier, the order
  *   becomes IN_TRANSIT (PARTIALLY_SHIPPING while other packages wait) and its update_time moves on.
  *
+ * - `POST /product/202309/products/search` (Search Products): query `page_size` 1–100 (required), `page_token`;
+ *   body filters `status`, `seller_skus`, `update_time_ge/le`, `create_time_ge/le`. Products in id order, keyset
+ *   tokens bound to the filter. `data: { products: [{ id, title, status, skus: [{ id, seller_sku, price,
+ *   inventory }], sales_regions, create_time, update_time }], next_page_token, total_count }` — no pictures.
+ * - `GET /product/202309/products/{id}` (Get Product): the whole product — `main_images` and, per SKU,
+ *   `sales_attributes[].sku_img` (`{ height, width, uri, urls, thumb_urls }` on TikTok's CDN). An unknown id
+ *   is refused with code 12052048 "Product does not exist" (HTTP 200). (The exact code is an assumption: the
+ *   product-not-found code is not in the common-error list we could read; clients treat any unknown
+ *   non-zero code as a refusal of that request, which is what matters.)
+ *
+ * Products are stored in Get Product's shape (`buildTikTokProduct` makes realistic ones; `TIKTOK_DEMO_PRODUCTS`
+ * are the products the default orders' SKUs belong to).
+ *
  * `failNext` failures queue per shop: 429 (with `Retry-After` when `retryAfterSeconds` is given), 500, 503,
  * "hang" (never answers: the client must time out), "timeout-after-accept" (does the work, then never
  * answers), "internal" (code 36009003), or any TikTok code (number).
@@ -54,6 +67,8 @@ import { fromMinorUnits, toMinorUnits } from "../../src/domain/money.ts";
  * | POST /__control/expire-token { shopId }                                  | 204 |
  * | POST /__control/config  { qps?, latencyMs? }                              | 204 |
  * | GET  /__control/stats?shopId=                                             | 200 TikTokFakeStats |
+ * | POST /__control/products { shopId, products: object[] } or { shopId, seeds: TikTokProductSeed[] } or { shopId, demo: true } | 200 { products: { id, update_time }[] } |
+ * | POST /__control/products/update { shopId, id, patch }                    | 200 { product }, 404 unknown |
  */
 
 export type TikTokFakeFailure = 429 | 500 | 503 | "hang" | "timeout-after-accept" | "internal" | number;
@@ -110,7 +125,15 @@ export interface TikTokFake {
   expireAccessToken(shopId: string): void;
   configure(options: { qps?: number; latencyMs?: number }): void;
   stats(shopId: string): TikTokFakeStats;
+  /** Stores Get Product-shaped products (replacing those with the same id, whose update_time then moves on). */
+  putProducts(shopId: string, products: readonly TikTokFakeProduct[]): TikTokFakeProduct[];
+  updateProduct(shopId: string, id: string, patch: Partial<TikTokFakeProduct>): TikTokFakeProduct;
 }
+
+/** A stored product: the 202309 Get Product object. */
+export type TikTokFakeProduct = { id: string; update_time: number; create_time: number } & {
+  [key: string]: Json;
+};
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 /** A stored order: the 202309 Get Order Detail object. */
@@ -124,7 +147,11 @@ const PATH = {
 } as const;
 
 type ApiRoute =
-  | { name: "orderDetail" | "orderSearch" | "shippingProviders"; api: string; id: string }
+  | {
+      name: "orderDetail" | "orderSearch" | "shippingProviders" | "productSearch" | "productDetail";
+      api: string;
+      id: string;
+    }
   | { name: "shipPackage"; api: string; id: string };
 
 /** Which API a request is for; `api` names it with its id placeholder (stats and QPS are per API). */
@@ -138,6 +165,13 @@ function routeOf(method: string, path: string): ApiRoute | null {
       api: "/logistics/202309/delivery_options/{delivery_option_id}/shipping_providers",
       id: providers[1],
     };
+  }
+  if (method === "POST" && path === "/product/202309/products/search") {
+    return { name: "productSearch", api: path, id: "" };
+  }
+  const product = /^\/product\/202309\/products\/(\d+)$/.exec(path);
+  if (method === "GET" && product?.[1]) {
+    return { name: "productDetail", api: "/product/202309/products/{product_id}", id: product[1] };
   }
   const ship = /^\/fulfillment\/202309\/packages\/([^/]+)\/ship$/.exec(path);
   if (method === "POST" && ship?.[1]) {
@@ -156,7 +190,11 @@ export const SHIPPING_PROVIDERS: readonly { id: string; name: string }[] = [
   { id: "7401000000000000001", name: "Yamato" },
 ];
 
+/** Get Product's refusal of an id the shop does not have (see the module comment). */
+export const TIKTOK_PRODUCT_NOT_FOUND = 12052048;
+
 const MESSAGES: Record<number, string> = {
+  [TIKTOK_PRODUCT_NOT_FOUND]: "Product does not exist.",
   36009002: "Too many requests. Please try again later.",
   36009003: "Internal error. Please try again.",
   105001: "Invalid credentials. The access token is invalid.",
@@ -180,6 +218,7 @@ const STATUSES = new Set([
 interface ShopState extends Required<Omit<TikTokFakeShop, "accessTokenExpiresAt">> {
   accessTokenExpiresAt: number | null;
   orders: Map<string, TikTokFakeOrder>;
+  products: Map<string, TikTokFakeProduct>;
   failures: { failure: TikTokFakeFailure; retryAfterSeconds?: number; api?: string }[];
   arrivals: Map<string, number[]>;
   stats: TikTokFakeStats;
@@ -445,6 +484,131 @@ export function buildTikTokOrder(
   return order;
 }
 
+// ─────────────────────────────── products ───────────────────────────────
+
+export interface TikTokProductSkuSeed {
+  id?: string;
+  sellerSku?: string;
+  /** Sales attribute value, e.g. "Sage Green"; none = a product without variants. */
+  value?: string;
+  /** Whether the SKU has its own picture (`sku_img`). Default true when it has a value. */
+  image?: boolean;
+}
+
+export interface TikTokProductSeed {
+  id?: string;
+  title?: string;
+  /** Main images (1–9). Default 2. */
+  mainImages?: number;
+  /** Attribute name of the SKUs' values. Default "Color". */
+  attribute?: string;
+  skus?: TikTokProductSkuSeed[];
+  /** Epoch seconds. */
+  createTime?: number;
+  updateTime?: number;
+}
+
+let nextProductId = 1729590000000000000n;
+let nextSkuId = 1729591000000000000n;
+
+/** A picture on TikTok's CDN as Get Product describes it (several URLs: mirrors of one file). */
+function cdnImage(uri: string, width: number, height: number): Json {
+  return {
+    uri,
+    urls: [
+      `https://p16-oec-va.ibyteimg.com/${uri}~tplv-o3syd03w52-origin-jpeg.jpeg?from=1826719393`,
+      `https://p19-oec-va.ibyteimg.com/${uri}~tplv-o3syd03w52-origin-jpeg.jpeg?from=1826719393`,
+    ],
+    thumb_urls: [
+      `https://p16-oec-va.ibyteimg.com/${uri}~tplv-o3syd03w52-resize-jpeg:300:300.jpeg?from=1826719393`,
+    ],
+    width,
+    height,
+  };
+}
+
+/**
+ * A realistic 202309 Get Product object: main images, SKUs with price, inventory and sales attributes
+ * (each value with its own `sku_img` unless told otherwise), category chain, brand and audit fields.
+ * Default: the sage and charcoal stoneware mug, whose sage SKU is the one default orders sell.
+ */
+export function buildTikTokProduct(
+  seed: TikTokProductSeed = {},
+  nowSeconds = Math.floor(Date.now() / 1000),
+): TikTokFakeProduct {
+  const id = seed.id ?? String(nextProductId++);
+  const createTime = seed.createTime ?? nowSeconds - 86_400;
+  const attribute = seed.attribute ?? "Color";
+  const skus = seed.skus ?? [
+    { id: "1729382476852921560", sellerSku: "MUG-12-SAGE", value: "Sage Green" },
+    { id: "1729382476852921561", sellerSku: "MUG-12-CHAR", value: "Charcoal" },
+  ];
+  const mainImages = Array.from({ length: Math.max(0, Math.min(9, seed.mainImages ?? 2)) }, (_, index) =>
+    cdnImage(`tos-maliva-i-o3syd03w52-us/${id}m${index}`, 1200, 1200),
+  );
+  return {
+    id,
+    title: seed.title ?? "Stoneware Coffee Mug 12oz",
+    status: "ACTIVATE",
+    description: "<p>Hand-glazed stoneware, 12 oz, dishwasher safe.</p>",
+    category_chains: [
+      { id: "600001", parent_id: "0", local_name: "Home Supplies", is_leaf: false },
+      { id: "600024", parent_id: "600001", local_name: "Mugs", is_leaf: true },
+    ],
+    brand: { id: "7082427311584347905", name: "Tradewind Home" },
+    main_images: mainImages,
+    package_dimensions: { length: "12", width: "10", height: "10", unit: "CENTIMETER" },
+    package_weight: { value: "0.45", unit: "KILOGRAM" },
+    skus: skus.map((sku, index) => {
+      const skuId = sku.id ?? String(nextSkuId++);
+      const withImage = sku.image ?? sku.value !== undefined;
+      return {
+        id: skuId,
+        seller_sku: sku.sellerSku ?? `SKU-${index + 1}`,
+        price: { tax_exclusive_price: "24.99", sale_price: "24.99", currency: "USD", unit_price: "24.99" },
+        inventory: [{ warehouse_id: "7068517275539719942", quantity: 40 + index }],
+        identifier_code: { code: `0${String(400638133393 + index)}`, type: "UPC" },
+        sales_attributes:
+          sku.value === undefined
+            ? []
+            : [
+                {
+                  id: "100000",
+                  name: attribute,
+                  value_id: String(7_000_000_000_000_000_000n + BigInt(index)),
+                  value_name: sku.value,
+                  ...(withImage
+                    ? { sku_img: cdnImage(`tos-maliva-i-o3syd03w52-us/${skuId}s`, 800, 800) }
+                    : {}),
+                },
+              ],
+        external_sku_id: "",
+      };
+    }),
+    is_cod_allowed: false,
+    product_attributes: [],
+    audit_failed_reasons: [],
+    create_time: createTime,
+    update_time: seed.updateTime ?? createTime,
+    delivery_options: [{ id: "7091146663229654785", name: "Standard shipping", is_available: true }],
+    external_product_id: "",
+    product_types: [],
+    is_not_for_sale: false,
+  };
+}
+
+/** The products the default orders' SKUs belong to (`buildTikTokOrder` without lines). */
+export const TIKTOK_DEMO_PRODUCTS: readonly TikTokProductSeed[] = [
+  { id: "1729382476852855024" },
+  {
+    id: "1729385519472707800",
+    title: "Bamboo Coaster Set",
+    attribute: "Size",
+    mainImages: 1,
+    skus: [{ id: "1729385519472838872", sellerSku: "COAST-BAM-4", value: "Set of 4", image: false }],
+  },
+];
+
 // ─────────────────────────────── webhooks ───────────────────────────────
 
 /** TikTok Shop webhook `type` numbers (202309 event types). */
@@ -561,6 +725,7 @@ export async function startTikTokFake(options: TikTokFakeOptions = {}): Promise<
       cipher,
       accessTokenExpiresAt: input.accessTokenExpiresAt ?? null,
       orders: existing?.orders ?? new Map(),
+      products: existing?.products ?? new Map(),
       failures: existing?.failures ?? [],
       arrivals: existing?.arrivals ?? new Map(),
       stats: existing?.stats ?? emptyStats(),
@@ -583,6 +748,27 @@ export async function startTikTokFake(options: TikTokFakeOptions = {}): Promise<
       shop.orders.set(stored.id, stored);
       return stored;
     });
+  };
+
+  const putProducts = (shopId: string, products: readonly TikTokFakeProduct[]) => {
+    const shop = shopOf(shopId);
+    return products.map((product) => {
+      const previous = shop.products.get(product.id);
+      const stored = structuredClone(product);
+      if (previous !== undefined) stored.update_time = bumped(previous.update_time);
+      shop.products.set(stored.id, stored);
+      return stored;
+    });
+  };
+
+  const updateProduct = (shopId: string, id: string, patch: Partial<TikTokFakeProduct>) => {
+    const shop = shopOf(shopId);
+    const previous = shop.products.get(id);
+    if (previous === undefined) throw new Error(`no product ${id} in shop ${shopId}`);
+    const next = { ...previous, ...structuredClone(patch), id } as TikTokFakeProduct;
+    next.update_time = bumped(previous.update_time);
+    shop.products.set(id, next);
+    return next;
   };
 
   const updateOrder = (shopId: string, id: string, patch: Partial<TikTokFakeOrder>) => {
@@ -716,6 +902,75 @@ export async function startTikTokFake(options: TikTokFakeOptions = {}): Promise<
     });
   };
 
+  const productSearch = (shop: ShopState, query: URLSearchParams, raw: string): Answer => {
+    const pageSize = Number(query.get("page_size"));
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100) {
+      return failure(400, 36009004, "Invalid parameters. 'page_size' must be between 1 and 100.");
+    }
+    let filter: Record<string, unknown> = {};
+    if (raw.trim() !== "") {
+      try {
+        filter = JSON.parse(raw) as Record<string, unknown>;
+      } catch {
+        return failure(400, 36009004, "Invalid parameters. The request body is not JSON.");
+      }
+    }
+    const bound = (key: string): number | null => {
+      const value = filter[key];
+      return typeof value === "number" && Number.isInteger(value) ? value : null;
+    };
+    const status = typeof filter.status === "string" && filter.status !== "ALL" ? filter.status : null;
+    const sellerSkus = Array.isArray(filter.seller_skus) ? filter.seller_skus.map(String) : null;
+    const q = JSON.stringify(["products", filter]);
+    const tokenText = query.get("page_token");
+    const token = tokenText ? decodeToken(tokenText) : null;
+    if (tokenText && (token === null || token.q !== q)) {
+      return failure(400, 36009004, "Invalid parameters. The 'page_token' parameter is invalid.");
+    }
+    const within = (key: "update_time" | "create_time", value: number) =>
+      (bound(`${key}_ge`) === null || value >= (bound(`${key}_ge`) ?? 0)) &&
+      (bound(`${key}_le`) === null || value <= (bound(`${key}_le`) ?? 0));
+    const skusOf = (p: TikTokFakeProduct) => (p.skus as { [key: string]: Json }[] | undefined) ?? [];
+    const byId = (a: TikTokFakeProduct, b: TikTokFakeProduct) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1);
+    const matching = [...shop.products.values()]
+      .filter(
+        (p) =>
+          within("update_time", p.update_time) &&
+          within("create_time", p.create_time) &&
+          (status === null || p.status === status) &&
+          (sellerSkus === null || skusOf(p).some((sku) => sellerSkus.includes(String(sku.seller_sku)))),
+      )
+      .sort(byId);
+    const after = token === null ? matching : matching.filter((p) => BigInt(p.id) > BigInt(token.i));
+    const page = after.slice(0, pageSize);
+    const last = page.at(-1);
+    const more = after.length > pageSize && last !== undefined;
+    return success({
+      products: page.map((p) => ({
+        id: p.id,
+        title: p.title,
+        status: p.status,
+        skus: skusOf(p).map((sku) => ({
+          id: sku.id,
+          seller_sku: sku.seller_sku,
+          price: sku.price,
+          inventory: sku.inventory,
+        })),
+        sales_regions: ["US"],
+        create_time: p.create_time,
+        update_time: p.update_time,
+        is_not_for_sale: false,
+      })),
+      next_page_token: more ? encodeToken({ t: 0, i: last.id, q }) : "",
+      total_count: matching.length,
+    });
+  };
+
+  const productDetail = (shop: ShopState, productId: string): Answer => {
+    const product = shop.products.get(productId);
+    return product === undefined ? failure(200, TIKTOK_PRODUCT_NOT_FOUND) : success(product);
+  };
+
   /** Ship Package with the seller's own carrier: the package's units get the tracking number. */
   const shipPackage = (shop: ShopState, packageId: string, raw: string): Answer => {
     let body: { self_shipment?: { tracking_number?: unknown; shipping_provider_id?: unknown } } = {};
@@ -818,6 +1073,10 @@ export async function startTikTokFake(options: TikTokFakeOptions = {}): Promise<
           return success({ shipping_providers: SHIPPING_PROVIDERS });
         case "shipPackage":
           return shipPackage(shop, route.id, raw);
+        case "productSearch":
+          return productSearch(shop, query, raw);
+        case "productDetail":
+          return productDetail(shop, route.id);
       }
     };
     // The first queued failure meant for any API or for this one.
@@ -971,6 +1230,30 @@ export async function startTikTokFake(options: TikTokFakeOptions = {}): Promise<
         return done();
       case "GET /stats":
         return reply(res, 200, structuredClone(shopOf(known).stats));
+      case "POST /products": {
+        let products: TikTokFakeProduct[];
+        if (Array.isArray(body.products)) products = body.products as TikTokFakeProduct[];
+        else if (Array.isArray(body.seeds)) {
+          products = (body.seeds as TikTokProductSeed[]).map((seed) =>
+            buildTikTokProduct(seed, nowSeconds()),
+          );
+        } else if (body.demo === true) {
+          products = TIKTOK_DEMO_PRODUCTS.map((seed) => buildTikTokProduct(seed, nowSeconds()));
+        } else return reply(res, 400, { error: "products, seeds or demo is required" });
+        if (products.some((p) => typeof p?.id !== "string" || typeof p.update_time !== "number")) {
+          return reply(res, 400, { error: "every product needs a string id and a numeric update_time" });
+        }
+        const stored = putProducts(known, products);
+        return reply(res, 200, { products: stored.map((p) => ({ id: p.id, update_time: p.update_time })) });
+      }
+      case "POST /products/update": {
+        const id = str("id");
+        const patch = body.patch;
+        if (!id || typeof patch !== "object" || patch === null)
+          return reply(res, 400, { error: "id and patch are required" });
+        if (!shopOf(known).products.has(id)) return reply(res, 404, { error: "unknown product" });
+        return reply(res, 200, { product: updateProduct(known, id, patch as Partial<TikTokFakeProduct>) });
+      }
       default:
         return reply(res, 404, { error: `no control route ${route}` });
     }
@@ -1021,6 +1304,8 @@ export async function startTikTokFake(options: TikTokFakeOptions = {}): Promise<
     stats(shopId) {
       return structuredClone(shops.get(shopId)?.stats ?? emptyStats());
     },
+    putProducts,
+    updateProduct,
     close() {
       for (const res of hanging) res.destroy();
       hanging.clear();

@@ -327,6 +327,18 @@ describe("Coze streaming chat", () => {
     expect(upstreamSignal?.aborted).toBe(true);
   });
 
+  it("ends a stream whose frame never ends (past the decoder's limit) with a retryable failure", async () => {
+    const line = "x".repeat(64 * 1024);
+    const chunks = ["event:conversation.message.delta\ndata:", ...Array.from({ length: 20 }, () => line)];
+    const fetch: CozeFetch = async () => sse(chunks, { stall: true });
+    const client = createCozeClient({ apiBase: API, region: "com", credentials, fetch });
+    expect(await failure(collect(client.streamChat(chatInput)))).toMatchObject({
+      kind: "retryable",
+      afterFirstEvent: false,
+      timeout: null,
+    });
+  });
+
   it("reports a malformed event as a retryable failure", async () => {
     const fetch: CozeFetch = async () => sse(["event:conversation.message.delta\ndata:{oops\n\n"]);
     const client = createCozeClient({ apiBase: API, region: "com", credentials, fetch });

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { rsaPkcs8Problem } from "../../src/adapters/ai/coze/private-key";
 import {
+  CozeMalformedEventError,
   cozeFailureKindOf,
   cozeJwtClaims,
   createSseDecoder,
@@ -97,6 +98,22 @@ describe("SSE decoding of a Coze answer stream", () => {
 
   it("dispatches a last frame the server did not close with a blank line, and ignores a leading BOM", () => {
     expect(decodeAll(["\uFEFFevent:done\ndata:[DONE]"])).toEqual([{ event: "done", data: "[DONE]" }]);
+  });
+
+  it("refuses a frame that outgrows the limit, as an unended line or as many data lines: memory stays bounded", () => {
+    const endless = createSseDecoder({ maxFrameChars: 100 });
+    endless.push("event:conversation.message.delta\ndata:");
+    expect(() => endless.push("x".repeat(120))).toThrow(CozeMalformedEventError);
+
+    const piled = createSseDecoder({ maxFrameChars: 100 });
+    piled.push("event:conversation.message.delta\n");
+    for (let i = 0; i < 9; i++) piled.push("data:0123456789\n");
+    expect(() => piled.push("data:0123456789\n")).toThrow("malformed 'conversation.message.delta' event");
+
+    // Frames under the limit, however many, pass: the limit is per frame.
+    const steady = createSseDecoder({ maxFrameChars: 100 });
+    const frames = Array.from({ length: 50 }, () => steady.push("event:e\ndata:0123456789\n\n")).flat();
+    expect(frames).toHaveLength(50);
   });
 });
 

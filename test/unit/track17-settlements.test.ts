@@ -80,6 +80,22 @@ describe("settlements of answered numbers", () => {
     });
   });
 
+  it("the account's quota or daily limit running out spends no attempt: the number waits, never gives up", () => {
+    for (const code of [-18019908, -18019907]) {
+      const limited = {
+        kind: "retry" as const,
+        error: { code, message: "The account cannot track more now" },
+        retryAfterSeconds: 3600,
+      };
+      expect(settlementOfOutcome(row(RETRY_POLICY.maxAttempts - 1), limited, NOW, lowest)).toMatchObject({
+        status: "pending",
+        attempted: 0,
+        delaySeconds: RETRY_POLICY.accountLimitRetrySeconds,
+        lastError: { kind: "rate_limited", track17Code: code },
+      });
+    }
+  });
+
   it("the last attempt gives up: failed, with the error that ended it", () => {
     const settled = settlementOfOutcome(
       row(RETRY_POLICY.maxAttempts - 1),
@@ -112,6 +128,25 @@ describe("settlements of a failed request", () => {
       delaySeconds: 90,
       lastError: { kind: "rate_limited" },
     });
+  });
+
+  it("a whole request refused for the account's quota or daily limit costs no attempt either", () => {
+    const settled = settlementOfFailure(
+      row(RETRY_POLICY.maxAttempts - 1),
+      upstream("rate_limited", { retryAfterSeconds: 3600, details: { track17Code: -18019907 } }),
+      NOW,
+      lowest,
+    );
+    expect(settled).toMatchObject({
+      status: "pending",
+      attempted: 0,
+      delaySeconds: 3600,
+      lastError: { kind: "rate_limited", track17Code: -18019907 },
+    });
+    // A per-second 429 (no 17track code) is an attempt like any other.
+    expect(
+      settlementOfFailure(row(RETRY_POLICY.maxAttempts - 1), upstream("rate_limited"), NOW, lowest).status,
+    ).toBe("failed");
   });
 
   it("a refused key costs no attempt: the numbers wait for the key", () => {

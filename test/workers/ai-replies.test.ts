@@ -542,6 +542,8 @@ describe("AI replies: limits and failures end with exactly one degraded event", 
           };
     await script(coze.botId, [again(6)]);
     expect(await reply(coze.ctx())).toEqual([{ type: "degraded", reason: "failed", text: DEGRADED_TEXT }]);
+    // Four rounds of tool outputs went back; the fifth request for tools ended the reply, in one chat.
+    expect(await stats(coze.appId)).toMatchObject({ chats: 1, toolSubmissions: 4 });
   });
 });
 

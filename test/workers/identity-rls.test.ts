@@ -78,7 +78,11 @@ describe("row-level security on every identity table", () => {
       [
         "auth_api_key_lookup",
         "claim_due_sync_streams",
+        "claim_parcel_registrations",
+        "claim_sla_transitions",
+        "claim_stranded_email_messages",
         "claim_stranded_webhook_events",
+        "order_lookup_warm_candidates",
         "parcel_tenants",
         "purge_webhook_events",
         "tenant_public_profile",

@@ -3,6 +3,7 @@
 // show B's rows. The OpenAPI document is the checklist: a new `{id}` route without a row here fails.
 import { describe, expect, inject, it } from "vitest";
 import { bearer, login, signedInUser } from "../support/auth";
+import { customer, PUBLIC_CHAT, startChat } from "../support/chat";
 import { call, envelope, ownerSql } from "../support/harness";
 
 interface Row {
@@ -42,6 +43,18 @@ async function snapshot(tenantId: string): Promise<string> {
     sql`select * from webhook_endpoints where tenant_id = ${tenantId} order by id`,
     sql`select * from webhook_events where tenant_id = ${tenantId} order by id`,
     sql`select * from parcel_trackings where tenant_id = ${tenantId} order by tracking_number`,
+    sql`select * from sla_policies where tenant_id = ${tenantId} order by id`,
+    sql`select * from email_templates where tenant_id = ${tenantId} order by id`,
+    sql`select * from email_messages where tenant_id = ${tenantId} order by id`,
+    sql`select * from support_teams where tenant_id = ${tenantId} order by id`,
+    sql`select * from support_team_members where tenant_id = ${tenantId} order by team_id, user_id`,
+    sql`select * from tickets where tenant_id = ${tenantId} order by id`,
+    sql`select * from ticket_comments where tenant_id = ${tenantId} order by id`,
+    sql`select * from ticket_orders where tenant_id = ${tenantId} order by ticket_id, order_id`,
+    sql`select * from ticket_counters where tenant_id = ${tenantId}`,
+    sql`select * from audit_log where tenant_id = ${tenantId} order by id`,
+    sql`select * from chat_sessions where tenant_id = ${tenantId} order by id`,
+    sql`select * from chat_messages where tenant_id = ${tenantId} order by session_id, seq`,
   ]);
   return JSON.stringify(parts);
 }
@@ -133,6 +146,49 @@ describe("tenant isolation across every identity endpoint", () => {
     const bHub = await hubRows(b.tenant.id, bShop.id, bErp.id, "B Person");
     const bEndpoint = await created("/api/v1/webhooks/endpoints", b.token, { name: "B Person endpoint" });
     const bWebhookEvent = await webhookEventRow(b.tenant.id, bEndpoint.id, "b.topic");
+    // B's chats: one live (held by its Durable Object), one closed and archived in Postgres.
+    const bChat = await startChat(b.tenant, { customer: { name: "B Person", email: b.email } });
+    const bArchivedChat = await startChat(b.tenant, { customer: { name: "B Person" } });
+    await call(
+      `${PUBLIC_CHAT}/${bArchivedChat.session.id}/close`,
+      customer(bArchivedChat.token, { method: "POST" }),
+    );
+    const bEmailTemplate = await created("/api/v1/email-templates", b.token, {
+      key: "b_reply",
+      name: "B Person template",
+      subject: "B Person {{x}}",
+      bodyText: "B Person",
+    });
+    // An email record as the owner (sending needs an SMTP connection; the record is what matters here).
+    const [bEmail] = await ownerSql()`
+      insert into email_messages (tenant_id, from_address, to_addresses, subject, status, body_text)
+      values (${b.tenant.id}, 'b@b-person.example', '{"b-person@example.org"}', 'B Person email', 'sent', 'B Person')
+      returning id`;
+    const bSlaPolicy = await created("/api/v1/sla/policies", b.token, {
+      name: "B Person SLA",
+      targets: Object.fromEntries(
+        ["low", "normal", "high", "urgent"].map((p) => [
+          p,
+          { firstResponseMinutes: 60, resolutionMinutes: 480 },
+        ]),
+      ),
+    });
+    const bTeam = await created("/api/v1/support-teams", b.token, { name: "B Person team" });
+    await call(
+      `/api/v1/support-teams/${bTeam.id}/members`,
+      bearer(b.token, { method: "PUT", body: { members: [{ userId: b.id }] } }),
+    );
+    const bTicket = await created("/api/v1/tickets", b.token, {
+      subject: "B Person ticket",
+      channel: "email",
+      requester: { email: b.email, name: "B Person" },
+      teamId: bTeam.id,
+      orderIds: [bHub.order],
+    });
+    await call(
+      `/api/v1/tickets/${bTicket.id}/comments`,
+      bearer(b.token, { method: "POST", body: { body: "B Person reply" } }),
+    );
     const aKey = await created("/api/v1/api-keys", a.token, {
       name: "A key",
       scopes: [
@@ -144,6 +200,9 @@ describe("tenant isolation across every identity endpoint", () => {
         "sync:admin",
         "orders:write",
         "webhooks:admin",
+        "tickets:admin",
+        "email:admin",
+        "chat:write",
       ],
     });
 
@@ -188,6 +247,7 @@ describe("tenant isolation across every identity endpoint", () => {
         path: `/api/v1/orders/${bHub.order}/invoices`,
         body: { number: "INV-X", currency: "USD", totalMinor: 1, issuedAt: "2026-11-01T00:00:00Z" },
       },
+      { method: "GET", path: `/api/v1/orders/${bHub.order}/assets` },
       { method: "GET", path: `/api/v1/sync/jobs/${bHub.job}` },
       { method: "GET", path: `/api/v1/sync/failures/${bHub.failure}` },
       { method: "PATCH", path: `/api/v1/sync/failures/${bHub.failure}`, body: { payload: bHub.payload } },
@@ -200,11 +260,67 @@ describe("tenant isolation across every identity endpoint", () => {
       { method: "POST", path: `/api/v1/webhooks/events/${bWebhookEvent}/replay` },
       { method: "PATCH", path: `/api/v1/webhooks/endpoints/${bEndpoint.id}`, body: { enabled: false } },
       { method: "DELETE", path: `/api/v1/webhooks/endpoints/${bEndpoint.id}` },
+      { method: "GET", path: `/api/v1/sla/policies/${bSlaPolicy.id}` },
+      { method: "PATCH", path: `/api/v1/sla/policies/${bSlaPolicy.id}`, body: { atRiskPercent: 50 } },
+      { method: "DELETE", path: `/api/v1/sla/policies/${bSlaPolicy.id}` },
+      { method: "GET", path: `/api/v1/emails/${String(bEmail?.id)}` },
+      { method: "GET", path: `/api/v1/email-templates/${bEmailTemplate.id}` },
+      {
+        method: "PUT",
+        path: `/api/v1/email-templates/${bEmailTemplate.id}`,
+        body: { key: "pwned", name: "pwned", subject: "pwned", bodyText: "pwned" },
+      },
+      {
+        method: "POST",
+        path: `/api/v1/email-templates/${bEmailTemplate.id}/preview`,
+        body: { variables: { x: 1 } },
+      },
+      { method: "DELETE", path: `/api/v1/email-templates/${bEmailTemplate.id}` },
+      { method: "GET", path: `/api/v1/tickets/${bTicket.id}` },
+      { method: "PATCH", path: `/api/v1/tickets/${bTicket.id}`, body: { priority: "urgent" } },
+      { method: "GET", path: `/api/v1/tickets/${bTicket.id}/comments` },
+      { method: "POST", path: `/api/v1/tickets/${bTicket.id}/comments`, body: { body: "pwned" } },
+      { method: "POST", path: `/api/v1/tickets/${bTicket.id}/assign`, body: { assigneeId: null } },
+      { method: "GET", path: `/api/v1/tickets/${bTicket.id}/audit` },
+      { method: "GET", path: `/api/v1/support-teams/${bTeam.id}` },
+      { method: "PATCH", path: `/api/v1/support-teams/${bTeam.id}`, body: { name: "pwned" } },
+      { method: "DELETE", path: `/api/v1/support-teams/${bTeam.id}` },
+      { method: "PUT", path: `/api/v1/support-teams/${bTeam.id}/members`, body: { members: [] } },
+      {
+        method: "PATCH",
+        path: `/api/v1/support-teams/${bTeam.id}/members/${b.id}`,
+        body: { available: false },
+      },
       {
         method: "POST",
         path: `/api/v1/webhooks/endpoints/${bEndpoint.id}/rotate-secret`,
         body: { graceHours: 0 },
       },
+      // Chats: agents' routes answer 404 for B's live and archived chats (and B's object refuses A's
+      // tenant); the customers' routes take only a chat token, so A's bearer is a 401.
+      ...[bChat.session.id, bArchivedChat.session.id].flatMap((id): Row[] => [
+        { method: "GET", path: `/api/v1/chats/${id}` },
+        { method: "GET", path: `/api/v1/chats/${id}/messages` },
+        { method: "GET", path: `/api/v1/chats/${id}/ws` },
+        { method: "GET", path: `/api/v1/chats/${id}/events` },
+        { method: "POST", path: `/api/v1/chats/${id}/join` },
+        { method: "POST", path: `/api/v1/chats/${id}/messages`, body: { body: "pwned" } },
+        { method: "POST", path: `/api/v1/chats/${id}/leave`, body: { returnToBot: true } },
+        { method: "POST", path: `/api/v1/chats/${id}/close` },
+      ]),
+      { method: "GET", path: `${PUBLIC_CHAT}/${bChat.session.id}`, expect: 401 },
+      { method: "GET", path: `${PUBLIC_CHAT}/${bChat.session.id}/messages`, expect: 401 },
+      {
+        method: "POST",
+        path: `${PUBLIC_CHAT}/${bChat.session.id}/messages`,
+        body: { body: "pwned" },
+        expect: 401,
+      },
+      { method: "GET", path: `${PUBLIC_CHAT}/${bChat.session.id}/ws`, expect: 401 },
+      { method: "GET", path: `${PUBLIC_CHAT}/${bChat.session.id}/events`, expect: 401 },
+      { method: "POST", path: `${PUBLIC_CHAT}/${bChat.session.id}/handover`, expect: 401 },
+      { method: "POST", path: `${PUBLIC_CHAT}/${bChat.session.id}/close`, expect: 401 },
+      { method: "POST", path: `${PUBLIC_CHAT}/${bChat.session.id}/token`, expect: 401 },
       // The receivers authenticate by signature, not bearer: A's token (even as TikTok's Authorization
       // header) is no signature for B's connection or endpoint, and nothing is stored for B.
       { method: "POST", path: `/webhooks/shopify/${bShop.id}`, body: { id: 1 }, expect: 401 },
@@ -224,8 +340,12 @@ describe("tenant isolation across every identity endpoint", () => {
     const documented = Object.entries(doc.paths)
       .filter(([path]) => path.includes("{id}"))
       .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
-    const covered = matrix.map((r) => `${r.method} ${r.path.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/, "{id}")}`);
-    expect(covered.sort()).toEqual(documented.sort());
+    const covered = matrix.map(
+      (r) =>
+        `${r.method} ${r.path.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/, "{id}").replace(/\/members\/[0-9a-f-]{36}$/, "/members/{userId}")}`,
+    );
+    // Rows may repeat a route for several of B's records (a live and an archived chat).
+    expect([...new Set(covered)].sort()).toEqual(documented.sort());
 
     const before = await snapshot(b.tenant.id);
     for (const row of matrix) {
@@ -245,7 +365,8 @@ describe("tenant isolation across every identity endpoint", () => {
 
     // B still works, and its session was not revoked by A's attempt.
     expect((await call(`/api/v1/users/${bUser.id}`, bearer(b.token))).status).toBe(200);
-  });
+    // Two callers × every route of every capability: well past the default 5 s.
+  }, 120_000);
 
   it("list endpoints and singletons never show another tenant's rows", async () => {
     const a = await signedInUser({ superuser: true });
@@ -268,10 +389,45 @@ describe("tenant isolation across every identity endpoint", () => {
     });
     await hubRows(b.tenant.id, bOnlyShop.id, bOnlyErp.id, "B-only customer");
     const bOnlyEndpoint = await created("/api/v1/webhooks/endpoints", b.token, { name: "B-only endpoint" });
+    await startChat(b.tenant, { customer: { name: "B-only customer", email: b.email } });
     await webhookEventRow(b.tenant.id, bOnlyEndpoint.id, "B-only.topic");
+    await created("/api/v1/email-templates", b.token, {
+      key: "b_only",
+      name: "B-only",
+      subject: "B-only",
+      bodyText: "x",
+    });
+    await ownerSql()`
+      insert into email_messages (tenant_id, from_address, to_addresses, subject, status)
+      values (${b.tenant.id}, 'b@b-only.example', '{"b-only@example.org"}', 'B-only email', 'failed')`;
+    const bOnlyTeam = await created("/api/v1/support-teams", b.token, { name: "B-only team" });
+    await created("/api/v1/tickets", b.token, {
+      subject: "B-only ticket",
+      channel: "api",
+      requester: { name: "B-only customer" },
+      teamId: bOnlyTeam.id,
+    });
+    await created("/api/v1/sla/policies", b.token, {
+      name: "B-only SLA",
+      isDefault: true,
+      targets: Object.fromEntries(
+        ["low", "normal", "high", "urgent"].map((p) => [
+          p,
+          { firstResponseMinutes: 60, resolutionMinutes: 480 },
+        ]),
+      ),
+    });
     await ownerSql()`
       insert into inventory_levels (tenant_id, connection_id, sku, location_id, available, source_updated_at)
       values (${b.tenant.id}, ${bOnlyShop.id}, 'B-only-SKU', 'gid://shopify/Location/B-only', 7, now())`;
+    await ownerSql()`
+      insert into parcel_trackings (tenant_id, tracking_number, status, latest_event, source_updated_at)
+      values (${b.tenant.id}, 'RR990000001CN', 'InTransit', '{"description":"B-only scan"}', now())`;
+    await ownerSql()`
+      insert into product_assets (tenant_id, connection_id, external_product_id, external_variant_id, sku, title,
+                                  image_url, source_updated_at)
+      values (${b.tenant.id}, ${bOnlyShop.id}, 'gid://shopify/Product/1', 'gid://shopify/ProductVariant/1',
+              'B-only-SKU', 'B-only product', 'https://cdn.shopify.com/b-only.jpg', now())`;
     const bAppId = `wx${Array.from(crypto.getRandomValues(new Uint8Array(8)), (x) => x.toString(16).padStart(2, "0")).join("")}`;
     // The settings PUT proves the pair with WeChat first: the mini-program must exist at the WeChat fake.
     const registered = await fetch(`${inject("wechatApiBase")}/__control/apps`, {
@@ -299,6 +455,8 @@ describe("tenant isolation across every identity endpoint", () => {
       "/api/v1/connections",
       "/api/v1/orders",
       "/api/v1/orders?search=b-only",
+      "/api/v1/order-lookup?orderNumber=B-1",
+      "/api/v1/product-assets?sku=B-only-SKU",
       "/api/v1/inventory",
       "/api/v1/inventory?skuPrefix=B-only",
       `/api/v1/inventory?connectionId=${bOnlyShop.id}`,
@@ -311,6 +469,24 @@ describe("tenant isolation across every identity endpoint", () => {
       "/api/v1/webhooks/events?topic=B-only.topic",
       `/api/v1/webhooks/events?endpointId=${bOnlyEndpoint.id}`,
       "/api/v1/webhooks/endpoints",
+      "/api/v1/chats",
+      "/api/v1/chats?search=b-only",
+      "/api/v1/chats?status=bot,waiting,agent,closed",
+      "/api/v1/tracking",
+      "/api/v1/tracking?status=InTransit",
+      "/api/v1/sla/policies",
+      "/api/v1/emails",
+      "/api/v1/emails?status=failed",
+      "/api/v1/email-templates",
+      "/api/v1/tickets",
+      "/api/v1/tickets?search=b-only",
+      "/api/v1/tickets?assignee=none&status=open,pending,on_hold,solved,closed",
+      "/api/v1/support-teams",
+      "/api/v1/audit",
+      "/api/v1/audit?entity=ticket",
+      "/api/v1/audit/recent",
+      "/api/v1/sla/report?from=2000-01-01&to=2000-12-31",
+      `/api/v1/sla/report?from=${new Date().toISOString().slice(0, 10)}&to=${new Date().toISOString().slice(0, 10)}&groupBy=team`,
     ]) {
       const response = await call(path, bearer(a.token));
       const text = await response.text();
@@ -319,5 +495,43 @@ describe("tenant isolation across every identity endpoint", () => {
         expect(text, `${path} leaks ${secret}`).not.toContain(secret);
       }
     }
+  });
+
+  it("a tracking number is per tenant: A's user and API key get 404 for B's parcel and register only their own", async () => {
+    const a = await signedInUser({ superuser: true });
+    const b = await signedInUser({ superuser: true });
+    const number = "RR990000002CN";
+    await ownerSql()`
+      insert into parcel_registrations (tenant_id, tracking_number, status, registered_at)
+      values (${b.tenant.id}, ${number}, 'registered', now())`;
+    await ownerSql()`
+      insert into parcel_trackings (tenant_id, tracking_number, status, latest_event, source_updated_at)
+      values (${b.tenant.id}, ${number}, 'Delivered', '{"description":"B Person signed"}', now())`;
+    const aKey = await created("/api/v1/api-keys", a.token, {
+      name: "A tracking key",
+      scopes: ["tracking:write"],
+    });
+    const bRows = async () =>
+      JSON.stringify([
+        await ownerSql()`select * from parcel_registrations where tenant_id = ${b.tenant.id}`,
+        await ownerSql()`select * from parcel_trackings where tenant_id = ${b.tenant.id}`,
+      ]);
+    const before = await bRows();
+    for (const token of [a.token, aKey.key ?? ""]) {
+      const read = await call(`/api/v1/tracking/${number}`, bearer(token));
+      const text = await read.text();
+      expect(read.status).toBe(404);
+      expect(text).not.toContain("B Person");
+    }
+    // A registering the same number gets a registration of its own, and none of B's state.
+    for (const token of [a.token, aKey.key ?? ""]) {
+      const registered = await call(
+        "/api/v1/tracking",
+        bearer(token, { method: "POST", body: { trackingNumber: number } }),
+      );
+      expect(registered.status).toBe(202);
+      expect(await registered.text()).not.toContain("B Person");
+    }
+    expect(await bRows()).toBe(before);
   });
 });

@@ -406,6 +406,56 @@ describe("tenant isolation", () => {
   });
 });
 
+describe("17track pushes reach every tenant of the number", () => {
+  it("an untagged push reaches each shipper, whether or not its number was turned into a registration yet", async () => {
+    // A registered the number already (as the cron does for a shipment's numbers); B only shipped it.
+    const a = await signedInUser({ superuser: true });
+    const b = await signedInUser({ superuser: true });
+    const bystander = await signedInUser({ superuser: true });
+    const number = randomNumber();
+    await post(a.token, { trackingNumber: number });
+    await shipped(b, number);
+
+    const aQueues = simulatedQueues(a.tenant.id);
+    const bQueues = simulatedQueues(b.tenant.id);
+    const body = track17Push({
+      event: "TRACKING_UPDATED",
+      number,
+      status: "InTransit",
+      subStatus: "InTransit_Other",
+      events: [{ at: "2026-11-20T01:10:00Z", description: "Departed" }],
+    });
+    const received = await send17TrackPush(body, {}, aQueues.env);
+    expect(received.response.status).toBe(200);
+    expect(received.body.data?.eventIds).toHaveLength(2);
+    await aQueues.drain();
+    // B's copy was queued through A's recorder: B's own drain applies it (messages are per tenant).
+    for (const message of aQueues.log) {
+      if ((message.body as { tenantId: string }).tenantId === b.tenant.id)
+        await bQueues.send("webhooks", message.body);
+    }
+    await bQueues.drain();
+    for (const user of [a, b]) {
+      expect((await get(user.token, number)).body.data).toMatchObject({
+        status: "InTransit",
+        latestEvent: { description: "Departed" },
+      });
+    }
+    expect((await get(bystander.token, number)).status).toBe(404);
+  });
+});
+
+/** The tenant shipped `number` (an ERP shipment of one of its orders), without registering it. */
+async function shipped(user: { token: string; tenant: { id: string } }, number: string) {
+  const erp = await createErpConnection(user.token);
+  const order = await orderOf(user);
+  await ownerSql()`
+    insert into shipments (tenant_id, order_id, source_connection_id, external_id, carrier, carrier_code,
+                           tracking_numbers, shipped_at)
+    values (${user.tenant.id}, ${order}, ${erp.id}, ${`WO${crypto.randomUUID()}`}, 'China Post', 'china-post',
+            ${[number]}, now())`;
+}
+
 describe("getTracking for the chat bot", () => {
   it("a system actor of the tenant reads its parcels; a context without a tenant or caller is refused", async () => {
     const admin = await signedInUser({ superuser: true });

@@ -4,9 +4,9 @@
 // the tenant and GET /tracking/{number} shows the events.
 //
 // Each test uses its own 17track account (security key) at the fake, so an injected failure or the
-// per-second window of one test never meets another's. The cron is cross-tenant (another test file's cron
-// tick may claim a test's rows, with the platform key), so assertions are by tenant (the tag) across both
-// keys, and a test waits until its rows are settled by whichever run claimed them.
+// per-second window of one test never meets another's. Only this file's cron runs register (the test env
+// has no TRACK17_API_KEY, so other files' cron ticks claim nothing), but a run is cross-tenant: other
+// files' queued numbers may share its requests, so assertions are by tenant (the tag).
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { sql } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
@@ -52,30 +52,19 @@ const track17 = {
   ) {
     return control<void>("fail-next", { key, failure, ...extra });
   },
-  /** Requests carrying a number tagged for `tag`, under the test's key and the platform's (another run's). */
+  /** Requests of the test's key carrying a number tagged for `tag`. */
   async calls(tag: string, key: string): Promise<FakeCall[]> {
-    const keys = [key, inject("track17ApiKey")];
-    const lists = await Promise.all(
-      keys.map((k) => control<{ calls: FakeCall[] }>(`calls?key=${k}&tag=${encodeURIComponent(tag)}`)),
-    );
-    return lists.flatMap((l) => l.calls);
+    return (await control<{ calls: FakeCall[] }>(`calls?key=${key}&tag=${encodeURIComponent(tag)}`)).calls;
   },
-  /** Every request of the test's key and the platform's. */
+  /** Every request of the test's key. */
   async allCalls(key: string): Promise<FakeCall[]> {
-    const keys = [key, inject("track17ApiKey")];
-    const lists = await Promise.all(keys.map((k) => control<{ calls: FakeCall[] }>(`calls?key=${k}`)));
-    return lists.flatMap((l) => l.calls);
+    return (await control<{ calls: FakeCall[] }>(`calls?key=${key}`)).calls;
   },
   async registrations(tag: string, key: string) {
-    const keys = [key, inject("track17ApiKey")];
-    const lists = await Promise.all(
-      keys.map((k) =>
-        control<{ registrations: { number: string; carrier: number; tag: string | null }[] }>(
-          `registrations?key=${k}&tag=${encodeURIComponent(tag)}`,
-        ),
-      ),
+    const answer = await control<{ registrations: { number: string; carrier: number; tag: string | null }[] }>(
+      `registrations?key=${key}&tag=${encodeURIComponent(tag)}`,
     );
-    return lists.flatMap((l) => l.registrations);
+    return answer.registrations;
   },
   stats(key: string) {
     return control<{ rateLimited: number; maxPerSecond: number; requests: Record<string, number> }>(
@@ -154,20 +143,6 @@ async function registrationsOf(tenantId: string): Promise<RegistrationRow[]> {
       from parcel_registrations where tenant_id = ${tenantId} order by tracking_number`) as unknown as RegistrationRow[];
 }
 
-/**
- * The tenant's rows once no run holds them any more. Another test file's cron may have claimed them (its
- * run's lease is 600 s ahead; a retry's backoff is far shorter): wait for that run to settle them.
- */
-async function settled(tenantId: string): Promise<RegistrationRow[]> {
-  for (let i = 0; ; i++) {
-    const rows = await registrationsOf(tenantId);
-    // A claim's lease is 600 s; the backoffs these tests meet are far shorter and a refused key waits 900 s.
-    const leased = rows.some((r) => r.status === "pending" && r.due_in > 400 && r.due_in <= 600);
-    if (!leased || i >= 100) return rows;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 const numbers = (count: number) => {
   const base = 100_000_000 + Math.floor(Math.random() * 800_000_000);
   return Array.from({ length: count }, (_, i) => `RR${base + i}CN`);
@@ -182,7 +157,7 @@ describe("registration through the API and the cron", () => {
     expect(queued.data?.items.every((i) => i.created)).toBe(true);
 
     await runCron(t.queues.env);
-    const rows = await settled(t.tenantId);
+    const rows = await registrationsOf(t.tenantId);
     expect(rows).toHaveLength(85);
     for (const row of rows) {
       expect(row).toMatchObject({ status: "registered", attempts: 1, carrier_code: 3011, last_error: null });
@@ -222,7 +197,7 @@ describe("registration through the API and the cron", () => {
     const undetectable = `ZZ${numbers(1)[0]?.slice(2, 9)}TW7`;
     await t.register({ trackingNumbers: [undetectable, "000000000"] });
     await runCron(t.queues.env);
-    const rows = await settled(t.tenantId);
+    const rows = await registrationsOf(t.tenantId);
     expect(
       rows.map((r) => [r.tracking_number, r.status, r.last_error?.kind, r.last_error?.track17Code]),
     ).toEqual([
@@ -249,7 +224,7 @@ describe("registration through the API and the cron", () => {
       parcel: { status: "Pending", registration: { status: "pending", attempts: 0, lastError: null } },
     });
     await runCron(t.queues.env);
-    const after = await settled(t.tenantId);
+    const after = await registrationsOf(t.tenantId);
     expect(after.find((r) => r.tracking_number === undetectable)).toMatchObject({
       status: "registered",
       carrier_code: 3011,
@@ -265,7 +240,7 @@ describe("registration through the API and the cron", () => {
     await t.register({ trackingNumbers: wanted });
     await track17.failNext(t.key, 429, { retryAfterSeconds: 1 });
     await runCron(t.queues.env);
-    const waiting = await settled(t.tenantId);
+    const waiting = await registrationsOf(t.tenantId);
     for (const row of waiting) {
       expect(row).toMatchObject({ status: "pending", attempts: 1, last_error: { kind: "rate_limited" } });
       // Backoff: a minute for the first retry (17track's Retry-After is a floor, never the whole wait).
@@ -287,7 +262,7 @@ describe("registration through the API and the cron", () => {
 
     await ownerSql()`update parcel_registrations set next_attempt_at = now() where tenant_id = ${t.tenantId}`;
     await runCron(t.queues.env);
-    const done = await settled(t.tenantId);
+    const done = await registrationsOf(t.tenantId);
     expect(done.map((r) => [r.status, r.attempts])).toEqual(wanted.map(() => ["registered", 2]));
     const calls = (await track17.calls(t.tenantId, t.key)).filter((c) => c.operation === "register");
     expect(calls.map((c) => c.httpStatus)).toEqual([429, 200]);
@@ -298,7 +273,7 @@ describe("registration through the API and the cron", () => {
     await t.register({ trackingNumbers: numbers(45) });
     await track17.failNext(t.key, -18010002);
     await runCron(t.queues.env);
-    const rows = await settled(t.tenantId);
+    const rows = await registrationsOf(t.tenantId);
     expect(rows).toHaveLength(45);
     for (const row of rows) {
       expect(row).toMatchObject({
@@ -336,7 +311,7 @@ describe("registration through the API and the cron", () => {
       returning id`;
 
     await runCron(t.queues.env);
-    const rows = await settled(t.tenantId);
+    const rows = await registrationsOf(t.tenantId);
     expect(rows).toEqual([
       expect.objectContaining({
         tracking_number: "N/A",
@@ -356,6 +331,31 @@ describe("registration through the API and the cron", () => {
 });
 
 describe("the claim", () => {
+  it("without TRACK17_API_KEY the cron claims nothing: no statement, no shipment turned into a registration", async () => {
+    // What every other test file's cron tick does: it must neither take nor delay anyone's registrations.
+    const t = await trackingTenant();
+    const [queued = "", shippedNumber = ""] = numbers(2);
+    await t.register({ trackingNumber: queued });
+    const order = await ownerOrder(t);
+    const erp = await createErpConnection(t.user.token);
+    await ownerSql()`
+      insert into shipments (tenant_id, order_id, source_connection_id, external_id, carrier, carrier_code,
+                             tracking_numbers, shipped_at)
+      values (${t.tenantId}, ${order}, ${erp.id}, ${`WO${crypto.randomUUID()}`}, 'China Post', 'china-post',
+              ${[shippedNumber]}, now())`;
+
+    // The test env other files run their cron with (vitest.config.ts) has no key.
+    const otherFiles = simulatedQueues(t.tenantId).env;
+    expect(otherFiles.TRACK17_API_KEY).toBeUndefined();
+    await runCron(otherFiles);
+
+    const rows = await registrationsOf(t.tenantId);
+    expect(rows.map((r) => [r.tracking_number, r.status, r.attempts])).toEqual([[queued, "pending", 0]]);
+    // Not leased: due at once for the first run that has a key.
+    expect(rows[0]?.due_in).toBeLessThanOrEqual(0);
+    expect(await track17.allCalls(t.key)).toEqual([]);
+  });
+
   it("runs for no tenant: inside a tenant's transaction it refuses rather than claim every tenant's rows", async () => {
     const t = await trackingTenant();
     await expect(
@@ -373,7 +373,7 @@ describe("registration, then 17track's pushes", () => {
     const order = await ownerOrder(t);
     await t.register({ trackingNumber: number, orderId: order });
     await runCron(t.queues.env);
-    await settled(t.tenantId);
+    await registrationsOf(t.tenantId);
 
     const push = await track17.push(t.key, {
       number,
@@ -432,7 +432,7 @@ describe("registration, then 17track's pushes", () => {
     const [number = ""] = numbers(1);
     await a.register({ trackingNumber: number });
     await runCron(a.queues.env);
-    await settled(a.tenantId);
+    await registrationsOf(a.tenantId);
     const first = await track17.push(a.key, {
       number,
       status: "InTransit",
@@ -449,7 +449,7 @@ describe("registration, then 17track's pushes", () => {
     );
     expect(queued.status).toBe(202);
     await runCron(b.queues.env);
-    const [bRow] = await settled(b.tenantId);
+    const [bRow] = await registrationsOf(b.tenantId);
     expect(bRow).toMatchObject({ status: "registered", attempts: 1, last_error: null });
     // A's registration, B's ("already registered"), then B's read of the state: all for this number.
     const callsForNumber = (await track17.allCalls(a.key)).filter((c) =>

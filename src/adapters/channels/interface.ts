@@ -1,4 +1,5 @@
 import type { ChannelType, InventoryLevel, Order } from "../../domain/commerce";
+import type { OrderSearchCriteria, OrderSearchCriterion } from "./order-search";
 
 /**
  * What the sync engine needs from a sales channel. One implementation per channel
@@ -69,8 +70,68 @@ export function hasBulkExport(adapter: ChannelAdapter): adapter is ChannelAdapte
   );
 }
 
+/** What a store found for a customer's order lookup (see `ChannelAdapter.searchOrders`). */
+export interface OrderSearchResult {
+  /** Matching orders, newest placed first, at most the `limit` asked for. */
+  orders: Order[];
+  /** Matching orders the adapter could not map; same meaning as in `OrdersPage`. */
+  rejected: OrdersPage["rejected"];
+  /** The store may hold more matches than were returned. */
+  truncated: boolean;
+}
+
+/** One picture of a product, as the channel's CDN serves it. */
+export interface ProductImage {
+  url: string;
+  alt: string | null;
+  width: number | null;
+  height: number | null;
+}
+
+/**
+ * The pictures of one sellable variant (one SKU), for showing the right one beside an order line. The
+ * variant is known by the same id order lines carry (`OrderLine.variantExternalId`).
+ */
+export interface VariantAsset {
+  productExternalId: string;
+  variantExternalId: string;
+  sku: string | null;
+  /** The product's title. */
+  title: string;
+  /** "Black / M"; null for a product sold in one variant only. */
+  variantTitle: string | null;
+  /** The picture to show: the variant's own, else the product's featured one, else its first; null if none. */
+  image: ProductImage | null;
+  /** Every picture of the variant and then of its product, in the channel's order, each URL once. */
+  images: ProductImage[];
+  /** The later of the product's and the variant's last change at the channel: newer wins when stored. */
+  updatedAt: string;
+}
+
+export interface ProductAssetsPage {
+  assets: VariantAsset[];
+  /** Products the adapter could not map (unexpected shape), reported instead of failing the page. */
+  rejected: { productExternalId: string; error: string }[];
+  /** Opaque; pass back as `cursor`. Null = this was the last page. */
+  nextCursor: string | null;
+}
+
 export interface ChannelAdapter {
   readonly channel: ChannelType;
+  /**
+   * Which lookup criteria this channel can search by. A criterion it cannot search by (TikTok masks
+   * buyers' emails and phone numbers) makes a lookup naming it skip this store: every criterion given
+   * must match, and the store could not check that one.
+   */
+  readonly orderSearchCriteria?: readonly OrderSearchCriterion[];
+  /**
+   * A customer's orders at this store (order lookup): every given criterion must match (see
+   * `matchesOrderSearch`, which the adapter applies to what the channel returned). Callers give only
+   * criteria listed in `orderSearchCriteria`.
+   */
+  searchOrders?(input: { criteria: OrderSearchCriteria; limit: number }): Promise<OrderSearchResult>;
+  /** One page of the catalogue's variants with their pictures, in the channel's stable order. */
+  listProductAssets?(input: { cursor: string | null; pageSize: number }): Promise<ProductAssetsPage>;
   /**
    * The current state of these orders (channel external ids), read directly: a webhook that only names an
    * order, or whose payload is incomplete, is resolved through this. Ids the channel does not know are

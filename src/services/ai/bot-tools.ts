@@ -60,19 +60,34 @@ export function botToolOf(call: CozeToolCall): BotToolName | null {
 const text = (value: unknown): string | undefined =>
   typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;
 
-function output(value: unknown): BotToolResult {
-  let json = JSON.stringify(value);
-  if (json.length > MAX_OUTPUT_CHARS) json = JSON.stringify({ truncated: true, ...cut(value) });
-  return { kind: "output", output: json.slice(0, MAX_OUTPUT_CHARS) };
+/**
+ * A tool's answer as the JSON string Coze passes to the model: whole when it fits `MAX_OUTPUT_CHARS`, else
+ * with fewer orders, else a note. Always valid JSON (a string cut in the middle would be garbage to the model).
+ */
+export function toolOutput(value: unknown): BotToolResult {
+  const candidates: unknown[] = [value];
+  if (value !== null && typeof value === "object" && "orders" in value) {
+    const orders = (value as { orders: unknown }).orders;
+    if (Array.isArray(orders)) {
+      for (const keep of [2, 1]) {
+        candidates.push({ ...(value as Record<string, unknown>), orders: orders.slice(0, keep), truncated: true });
+      }
+    }
+  }
+  for (const candidate of candidates) {
+    const json = JSON.stringify(candidate);
+    if (json.length <= MAX_OUTPUT_CHARS) return { kind: "output", output: json };
+  }
+  return {
+    kind: "output",
+    output: JSON.stringify({
+      truncated: true,
+      note: "The answer is too long to show; ask the customer for the one order or parcel they mean.",
+    }),
+  };
 }
 
-function cut(value: unknown): Record<string, unknown> {
-  if (value !== null && typeof value === "object" && "orders" in value) {
-    const orders = (value as { orders: unknown[] }).orders;
-    return { ...(value as Record<string, unknown>), orders: orders.slice(0, 2) };
-  }
-  return { note: "answer too long" };
-}
+const output = toolOutput;
 
 /** Runs one tool call for the bot. Never throws: a failure is an answer the bot can explain. */
 export async function runBotTool(

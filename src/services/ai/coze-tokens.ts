@@ -42,6 +42,30 @@ interface CachedToken extends CozeAccessToken {
 }
 
 const isolateTokens = new Map<string, CachedToken>();
+/** Connections whose token this isolate keeps: a long-lived isolate serving many tenants must not grow. */
+const MAX_ISOLATE_TOKENS = 256;
+
+/**
+ * Keeps `token` for `identity` in `tokens`, which never exceeds `max` entries: when full, tokens no longer
+ * usable go first, then the ones stored longest ago (a busy connection stores again as soon as it re-mints).
+ */
+export function rememberToken<T extends { usableUntil: number }>(
+  tokens: Map<string, T>,
+  identity: string,
+  token: T,
+  now: number,
+  max: number = MAX_ISOLATE_TOKENS,
+): void {
+  tokens.delete(identity);
+  if (tokens.size >= max) {
+    for (const [key, kept] of tokens) if (kept.usableUntil <= now) tokens.delete(key);
+  }
+  for (const key of tokens.keys()) {
+    if (tokens.size < max) break;
+    tokens.delete(key);
+  }
+  tokens.set(identity, token);
+}
 
 function identityOf(owner: CozeTokenOwner): string {
   return `${owner.tenantId}:${owner.connectionId}:${owner.appId}:${owner.keyId}`;
@@ -159,7 +183,7 @@ export function cozeTokenStore(ctx: ServiceContext, owner: CozeTokenOwner): Coze
       const local = isolateTokens.get(identity);
       if (usable(local, Date.now())) return local.accessToken;
       const token = (await readShared()) ?? (await mint(client, signal));
-      isolateTokens.set(identity, token);
+      rememberToken(isolateTokens, identity, token, Date.now());
       return token.accessToken;
     },
 

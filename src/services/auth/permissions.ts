@@ -24,6 +24,7 @@ export const PERMISSIONS = [
   "chat:read",
   "chat:write",
   "tracking:read",
+  "tracking:write",
   "email:send",
   "email:admin",
   "webhooks:read",
@@ -49,6 +50,7 @@ const IMPLIES: Partial<Record<Permission, Permission[]>> = {
   "tickets:admin": ["tickets:write", "tickets:read"],
   "tickets:write": ["tickets:read"],
   "chat:write": ["chat:read"],
+  "tracking:write": ["tracking:read"],
   "email:admin": ["email:send"],
   "webhooks:admin": ["webhooks:read"],
 };

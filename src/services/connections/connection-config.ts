@@ -1,4 +1,6 @@
 import * as z from "zod";
+import { CozeAccount, CozeCredentials, CozeSettings } from "../ai/coze-settings";
+import { SmtpAccount, SmtpCredentials, SmtpSettings } from "../email/smtp-settings";
 
 /**
  * What a connection of each provider needs: its credentials (write-only over the API, sealed at rest) and
@@ -95,6 +97,20 @@ export const PROVIDERS = {
     /** The account is the Lingxing app id (also inside the credentials; kept in clear to name the governor). */
     account: z.string().trim().min(1).max(100),
   },
+  coze: {
+    kind: "ai",
+    credentials: CozeCredentials,
+    settings: CozeSettings,
+    /** The account is the Coze OAuth app id (src/services/ai/coze-settings.ts). */
+    account: CozeAccount,
+  },
+  smtp: {
+    kind: "email",
+    credentials: SmtpCredentials,
+    settings: SmtpSettings,
+    /** The mailbox the connection sends as (src/services/email/smtp-settings.ts). */
+    account: SmtpAccount,
+  },
 } as const;
 
 export type Provider = keyof typeof PROVIDERS;
@@ -115,7 +131,8 @@ export function credentialsAad(tenantId: string, connectionId: string): string {
 /** The streams a connection runs on schedule, with their interval. */
 export function streamsOf(
   provider: Provider,
-  settings: ChannelSettings | ErpSettings,
+  /** The provider's parsed settings (only channel and ERP settings are read). */
+  settings: unknown,
 ): { resource: "orders" | "inventory" | "shipments" | "push_backlog"; intervalSeconds: number }[] {
   const kind = PROVIDERS[provider].kind as ConnectionKind;
   // AI and mail connections are used on demand; nothing is pulled from them on a schedule.

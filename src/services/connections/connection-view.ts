@@ -5,7 +5,7 @@ import type { Permission } from "../auth/permissions";
 import { requirePermissionOf } from "../auth/principal";
 import type { ServiceContext } from "../context";
 import { type Caller, callerOf, isoOf, isoOrNull } from "../users/caller";
-import type { ChannelSettings, ErpSettings, Provider } from "./connection-config";
+import type { ChannelSettings, Provider } from "./connection-config";
 import { type ConnectionKind, PROVIDERS, streamsOf } from "./connection-config";
 
 export type StreamResource = "orders" | "inventory" | "shipments" | "push_backlog";
@@ -155,7 +155,8 @@ export interface PlannedStream {
  */
 export function plannedStreams(
   provider: Provider,
-  settings: ChannelSettings | ErpSettings,
+  /** The provider's parsed settings (see `streamsOf`). */
+  settings: unknown,
   now: Date,
 ): PlannedStream[] {
   return streamsOf(provider, settings).map(({ resource, intervalSeconds }) => {

@@ -28,7 +28,7 @@ export type LoadedConnection = {
   };
 }[Provider];
 
-interface ConnectionRow extends Record<string, unknown> {
+export interface ConnectionRow extends Record<string, unknown> {
   id: string;
   tenant_id: string;
   kind: ConnectionKind;
@@ -75,7 +75,8 @@ export async function loadConnectionForSync({
   return connectionFromRow(ctx, row);
 }
 
-const CONNECTION_COLUMNS = sql.raw(
+/** The columns `connectionFromRow` reads, for other reads of connections (e.g. every store of a tenant). */
+export const CONNECTION_COLUMNS = sql.raw(
   "id, tenant_id, kind, provider, account, display_name, enabled, settings, erp_connection_id, credentials_sealed",
 );
 
@@ -118,7 +119,7 @@ export async function loadConnectionForWebhook(
 }
 
 /** A stored row, with its settings and credentials parsed by the provider's schemas. */
-async function connectionFromRow(ctx: ServiceContext, row: ConnectionRow): Promise<LoadedConnection> {
+export async function connectionFromRow(ctx: ServiceContext, row: ConnectionRow): Promise<LoadedConnection> {
   const connectionId = row.id;
   const provider = row.provider;
   if (!isProvider(provider)) {

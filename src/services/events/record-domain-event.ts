@@ -26,7 +26,7 @@ export async function recordDomainEvent({
           id: input.eventId,
           tenantId: input.tenantId,
           type: input.type,
-          subjectId: input.data.userId,
+          subjectId: "userId" in input.data ? input.data.userId : input.data.ticketId,
           actor: input.actor,
           payload: input.data,
           occurredAt: input.occurredAt,

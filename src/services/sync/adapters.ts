@@ -4,7 +4,7 @@ import { createTikTokAdapter } from "../../adapters/channels/tiktok/client";
 import type { ErpAdapter } from "../../adapters/erp/interface";
 import { createLingxingAdapter } from "../../adapters/erp/lingxing/client";
 import { PreconditionFailedError } from "../../lib/errors";
-import type { ChannelSettings, ErpSettings } from "../connections/connection-config";
+import type { ChannelSettings, ConnectionKind, ErpSettings } from "../connections/connection-config";
 import type { ServiceContext } from "../context";
 import { governorGate } from "../upstream/governor-gate";
 import { redisLingxingTokenStore } from "./lingxing-tokens";
@@ -13,7 +13,8 @@ import { redisLingxingTokenStore } from "./lingxing-tokens";
 export interface SyncConnection {
   id: string;
   tenantId: string;
-  kind: "channel" | "erp";
+  /** AI and email connections never reach the engine (its verbs check the kind), but may be loaded. */
+  kind: ConnectionKind;
   provider: string;
   account: string;
   enabled: boolean;
@@ -48,7 +49,27 @@ function breakerOf(ctx: ServiceContext) {
   };
 }
 
-export function channelAdapterFor(ctx: ServiceContext, connection: SyncConnection): ChannelAdapter {
+/**
+ * How patient an interactive caller is (customer-service order lookup): fewer attempts and a shorter wait
+ * for the governor than the queue consumers, which can afford to wait and retry. Default: the engine's.
+ */
+export interface ChannelCallPatience {
+  /** Attempts per request, the first included. */
+  maxAttempts?: number;
+  /** Longest wait for a permit from the account's governor. */
+  maxWaitMs?: number;
+}
+
+export function channelAdapterFor(
+  ctx: ServiceContext,
+  connection: SyncConnection,
+  patience: ChannelCallPatience = {},
+): ChannelAdapter {
+  const gateOptions = {
+    breaker: breakerOf(ctx),
+    ...(patience.maxWaitMs === undefined ? {} : { defaultMaxWaitMs: patience.maxWaitMs }),
+  };
+  const attempts = patience.maxAttempts === undefined ? {} : { maxAttempts: patience.maxAttempts };
   switch (connection.provider) {
     case "shopify":
       return createShopifyAdapter({
@@ -56,13 +77,12 @@ export function channelAdapterFor(ctx: ServiceContext, connection: SyncConnectio
         credentials: { accessToken: String(connection.credentials.accessToken) },
         apiBase: ctx.config.shopifyApiBase,
         timeoutMs: ctx.config.upstream.timeoutMs,
+        ...attempts,
         gate: governorGate(
           ctx.governors,
           governorKey("shopify", connection.account),
           SHOPIFY_DEFAULT_BUCKET,
-          {
-            breaker: breakerOf(ctx),
-          },
+          gateOptions,
         ),
       });
     case "tiktok": {
@@ -77,9 +97,13 @@ export function channelAdapterFor(ctx: ServiceContext, connection: SyncConnectio
         },
         apiBase: ctx.config.tiktokApiBase,
         timeoutMs: ctx.config.upstream.timeoutMs,
-        gate: governorGate(ctx.governors, governorKey("tiktok", connection.account), TIKTOK_REQUEST_BUCKET, {
-          breaker: breakerOf(ctx),
-        }),
+        ...attempts,
+        gate: governorGate(
+          ctx.governors,
+          governorKey("tiktok", connection.account),
+          TIKTOK_REQUEST_BUCKET,
+          gateOptions,
+        ),
       });
     }
     default:

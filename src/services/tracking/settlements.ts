@@ -1,4 +1,8 @@
-import type { RegistrationOutcome } from "../../adapters/tracking/track17/transform";
+import {
+  isAccountLimitCode,
+  type RegistrationOutcome,
+  TRACK17_ACCOUNT_LIMIT_RETRY_SECONDS,
+} from "../../adapters/tracking/track17/transform";
 import { backoffSeconds } from "../../lib/backoff";
 import type { UpstreamError } from "../../lib/errors";
 import type { PendingParcel } from "./batches";
@@ -32,6 +36,11 @@ export const RETRY_POLICY = {
   capSeconds: 6 * 60 * 60,
   /** A refused key is not the numbers' fault: they wait, unattempted, until the key is fixed. */
   authRetrySeconds: 15 * 60,
+  /**
+   * Nor is the account's quota or daily limit running out: they wait, unattempted, until it is topped up or
+   * the day turns (else a weekend without quota would give up every number queued during it).
+   */
+  accountLimitRetrySeconds: TRACK17_ACCOUNT_LIMIT_RETRY_SECONDS,
 } as const;
 
 const errorOf = (
@@ -45,6 +54,23 @@ const errorOf = (
   track17Code,
   at: new Date(now).toISOString(),
 });
+
+/** The account cannot register now (quota, daily limit): pending, unattempted, due again in an hour or later. */
+function waitForAccount(
+  row: ClaimedRegistration,
+  error: RegistrationError,
+  retryAfterSeconds: number | undefined,
+): Settlement {
+  return {
+    tenantId: row.tenantId,
+    trackingNumber: row.trackingNumber,
+    status: "pending",
+    carrierCode: null,
+    lastError: error,
+    delaySeconds: Math.max(retryAfterSeconds ?? 0, RETRY_POLICY.accountLimitRetrySeconds),
+    attempted: 0,
+  };
+}
 
 /** A retry, or `failed` once the attempts run out. */
 function retryOrGiveUp(
@@ -100,26 +126,26 @@ export function settlementOfOutcome(
         lastError: errorOf("rejected", outcome.error.message, outcome.error.code, now),
         delaySeconds: 0,
       };
-    case "retry":
-      return retryOrGiveUp(
-        row,
-        errorOf(
-          outcome.retryAfterSeconds === null ? "retryable" : "rate_limited",
-          outcome.error.message || "17track could not register the number now",
-          outcome.error.code === 0 ? null : outcome.error.code,
-          now,
-        ),
-        outcome.retryAfterSeconds ?? undefined,
-        random,
+    case "retry": {
+      const error = errorOf(
+        outcome.retryAfterSeconds === null ? "retryable" : "rate_limited",
+        outcome.error.message || "17track could not register the number now",
+        outcome.error.code === 0 ? null : outcome.error.code,
+        now,
       );
+      if (isAccountLimitCode(outcome.error.code)) {
+        return waitForAccount(row, error, outcome.retryAfterSeconds ?? undefined);
+      }
+      return retryOrGiveUp(row, error, outcome.retryAfterSeconds ?? undefined, random);
+    }
   }
 }
 
 /**
  * The settlement of a number whose whole request failed. Not sent (the governor's breaker is open or its
- * budget would not come in time): released for later, unattempted. A refused key: waits unattempted. Sent
- * and failed (429, 5xx, timeout, refusal of the request): an attempt, retried with backoff honouring
- * 17track's Retry-After, until the attempts run out.
+ * budget would not come in time): released for later, unattempted. A refused key, or an account out of
+ * quota or over its daily limit: waits unattempted. Sent and failed (429, 5xx, timeout, refusal of the
+ * request): an attempt, retried with backoff honouring 17track's Retry-After, until the attempts run out.
  */
 export function settlementOfFailure(
   row: ClaimedRegistration,
@@ -147,12 +173,9 @@ export function settlementOfFailure(
       attempted: 0,
     };
   }
-  return retryOrGiveUp(
-    row,
-    errorOf(error.kind, error.message, track17Code, now),
-    error.retryAfterSeconds,
-    random,
-  );
+  const lastError = errorOf(error.kind, error.message, track17Code, now);
+  if (isAccountLimitCode(track17Code)) return waitForAccount(row, lastError, error.retryAfterSeconds);
+  return retryOrGiveUp(row, lastError, error.retryAfterSeconds, random);
 }
 
 /** Claimed rows a run did not get to (its time budget ran out): due again at once, unattempted. */

@@ -20,6 +20,9 @@ export const TRACK17_GOVERNOR_POLICY = {
   restoreRate: 2.5,
 } as const;
 
+/** The longest one request waits for its permit. */
+export const TRACK17_MAX_PERMIT_WAIT_MS = 5_000;
+
 /** The governor's name for a key: a digest, so the key never appears in object names, logs or status. */
 export async function track17Account(apiKey: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(apiKey)));
@@ -36,6 +39,9 @@ export async function track17ClientFor(ctx: ServiceContext): Promise<Track17Clie
     apiBase,
     timeoutMs: ctx.config.upstream.timeoutMs,
     gate: governorGate(ctx.governors, await track17Account(apiKey), TRACK17_GOVERNOR_POLICY, {
+      // A permit that cannot come within seconds (a long Retry-After, a busy bucket) is not waited for: the
+      // run's numbers are released for the next run instead of outliving the run's time budget.
+      defaultMaxWaitMs: TRACK17_MAX_PERMIT_WAIT_MS,
       breaker: {
         failureThreshold: ctx.config.upstream.breakerFailureThreshold,
         openMs: ctx.config.upstream.breakerOpenMs,

@@ -1,6 +1,10 @@
+import { sql } from "drizzle-orm";
+import type { HttpDb } from "../../db/client";
+
 /**
  * 17track's push (API v2.x) mapped to a parcel's tracking state: pure, so it is tested on the documented
  * payloads. TRACKING_UPDATED carries the whole `track_info`; TRACKING_STOPPED only says tracking ended.
+ * `upsertParcelState` is the one statement that writes such a state, for pushes and gettrackinfo alike.
  */
 
 export interface ParcelEvent {
@@ -111,4 +115,37 @@ export function trackingUpdateOf(payload: Fields): TrackingUpdate | null {
     // later push whose carrier scan predates that arrival (17track syncs scans late) lose: stuck at NotFound.
     sourceUpdatedAt: newest ?? NEVER_NEWER,
   };
+}
+
+/**
+ * Writes a tenant's parcel state, newer carrier events winning: a state only replaces one whose newest carrier
+ * event is not newer (ties go to the later arrival), events only when the new state has some, `stopped` only
+ * ever turns on. Used by the webhook consumer (a push: `webhookEventId` names it) and by the registration
+ * cron (a gettrackinfo read names no event, so the last push applied stays recorded). One statement, to run
+ * inside the tenant's transaction.
+ */
+export function upsertParcelState(
+  db: HttpDb,
+  tenantId: string,
+  update: TrackingUpdate,
+  webhookEventId: string | null = null,
+) {
+  const newer = sql.raw("excluded.source_updated_at >= parcel_trackings.source_updated_at");
+  return db.execute(sql`
+    insert into parcel_trackings (tenant_id, tracking_number, carrier_code, status, sub_status, latest_event,
+                                  events, stopped, source_updated_at, last_webhook_event_id)
+    values (${tenantId}, ${update.trackingNumber}, ${update.carrierCode}, ${update.status}, ${update.subStatus},
+            ${JSON.stringify(update.latestEvent)}::jsonb, ${JSON.stringify(update.events)}::jsonb, ${update.stopped},
+            ${update.sourceUpdatedAt}::timestamptz, ${webhookEventId}::uuid)
+    on conflict (tenant_id, tracking_number) do update set
+      carrier_code = coalesce(excluded.carrier_code, parcel_trackings.carrier_code),
+      status = case when ${newer} then excluded.status else parcel_trackings.status end,
+      sub_status = case when ${newer} then excluded.sub_status else parcel_trackings.sub_status end,
+      latest_event = case when ${newer} then excluded.latest_event else parcel_trackings.latest_event end,
+      events = case when ${newer} and jsonb_array_length(excluded.events) > 0
+                    then excluded.events else parcel_trackings.events end,
+      stopped = parcel_trackings.stopped or excluded.stopped,
+      source_updated_at = greatest(parcel_trackings.source_updated_at, excluded.source_updated_at),
+      last_webhook_event_id = coalesce(excluded.last_webhook_event_id, parcel_trackings.last_webhook_event_id),
+      updated_at = now()`);
 }

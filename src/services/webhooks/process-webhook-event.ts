@@ -20,7 +20,7 @@ import { channelAdapterFor } from "../sync/adapters";
 import { enqueueOrderPushes } from "../sync/enqueue";
 import { storeOrdersStatements } from "../sync/store-orders";
 import { upsertSyncFailure } from "../sync-failures/statements";
-import { trackingUpdateOf } from "./parcel-tracking";
+import { trackingUpdateOf, upsertParcelState } from "./parcel-tracking";
 import { TIKTOK_ORDER_STATUS_CHANGE, TIKTOK_PACKAGE_UPDATE, type WebhookSource } from "./webhook-model";
 
 /** A verified sender's payload that processing cannot use: the event becomes a dead letter, not a retry. */
@@ -446,27 +446,7 @@ async function applyParcelUpdate(ctx: ServiceContext, event: EventRow): Promise<
   const t = event.tenant_id;
   const outcome = { trackingNumber: update.trackingNumber, status: update.status, stopped: update.stopped };
   await tenantBatch(ctx.db.http, t, (db) => [
-    db.execute(sql`
-      insert into parcel_trackings (tenant_id, tracking_number, carrier_code, status, sub_status, latest_event,
-                                    events, stopped, source_updated_at, last_webhook_event_id)
-      values (${t}, ${update.trackingNumber}, ${update.carrierCode}, ${update.status}, ${update.subStatus},
-              ${JSON.stringify(update.latestEvent)}::jsonb, ${JSON.stringify(update.events)}::jsonb, ${update.stopped},
-              ${update.sourceUpdatedAt}::timestamptz, ${event.id})
-      on conflict (tenant_id, tracking_number) do update set
-        carrier_code = coalesce(excluded.carrier_code, parcel_trackings.carrier_code),
-        status = case when excluded.source_updated_at >= parcel_trackings.source_updated_at
-                      then excluded.status else parcel_trackings.status end,
-        sub_status = case when excluded.source_updated_at >= parcel_trackings.source_updated_at
-                          then excluded.sub_status else parcel_trackings.sub_status end,
-        latest_event = case when excluded.source_updated_at >= parcel_trackings.source_updated_at
-                            then excluded.latest_event else parcel_trackings.latest_event end,
-        events = case when excluded.source_updated_at >= parcel_trackings.source_updated_at
-                           and jsonb_array_length(excluded.events) > 0
-                      then excluded.events else parcel_trackings.events end,
-        stopped = parcel_trackings.stopped or excluded.stopped,
-        source_updated_at = greatest(parcel_trackings.source_updated_at, excluded.source_updated_at),
-        last_webhook_event_id = excluded.last_webhook_event_id,
-        updated_at = now()`),
+    upsertParcelState(db, t, update, event.id),
     settleStatement(db, event, { status: "processed", outcome }),
   ]);
   return { status: "processed", outcome };

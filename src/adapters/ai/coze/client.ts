@@ -23,6 +23,7 @@ import {
   cozeOAuthErrorSchema,
   cozeTokenSchema,
   JWT_BEARER_GRANT,
+  type SseFrame,
 } from "./types";
 
 /**
@@ -360,9 +361,16 @@ export function createCozeClient(options: CozeClientOptions): CozeClient {
           // The consumer's own pace between events is not Coze's silence.
           dog.disarm();
         }
-        const frames = chunk.done
-          ? [...sse.push(text.decode()), ...sse.end()]
-          : sse.push(text.decode(chunk.value, { stream: true }));
+        let frames: SseFrame[];
+        try {
+          frames = chunk.done
+            ? [...sse.push(text.decode()), ...sse.end()]
+            : sse.push(text.decode(chunk.value, { stream: true }));
+        } catch (error) {
+          if (!(error instanceof CozeMalformedEventError)) throw error;
+          logger?.warn("coze sent an oversized event", { ...logFields, event: error.event });
+          throw new CozeError(error.message, "retryable", { afterFirstEvent: received });
+        }
         for (const frame of frames) {
           let event: CozeStreamEvent;
           try {

@@ -22,13 +22,24 @@ import {
  * unknown fields are skipped; a frame is dispatched at a blank line, and a frame without data is dropped.
  */
 export interface SseDecoder {
+  /** Throws `CozeMalformedEventError` once a frame grows past the decoder's limit. */
   push(chunk: string): SseFrame[];
   /** End of stream: a last frame not closed by a blank line is dispatched anyway (Coze's `done` may lack it). */
   end(): SseFrame[];
 }
 
-export function createSseDecoder(): SseDecoder {
+/**
+ * The most text one frame may hold. A delta is a few characters and a completed answer a few thousand; a
+ * stream that never ends its line or frame (a broken proxy) must not hold the isolate's memory until the
+ * reply deadline.
+ */
+export const MAX_SSE_FRAME_CHARS = 1_000_000;
+
+export function createSseDecoder(options: { maxFrameChars?: number } = {}): SseDecoder {
+  const maxFrameChars = options.maxFrameChars ?? MAX_SSE_FRAME_CHARS;
   let buffer = "";
+  /** Characters of the data lines of the frame being read. */
+  let dataChars = 0;
   let started = false;
   /** The previous chunk ended in CR: a LF at the start of the next one belongs to that line ending. */
   let pendingCr = false;
@@ -42,6 +53,7 @@ export function createSseDecoder(): SseDecoder {
     }
     event = "";
     data = [];
+    dataChars = 0;
   };
 
   const line = (text: string, frames: SseFrame[]) => {
@@ -52,7 +64,10 @@ export function createSseDecoder(): SseDecoder {
     let value = colon < 0 ? "" : text.slice(colon + 1);
     if (value.startsWith(" ")) value = value.slice(1);
     if (field === "event") event = value;
-    else if (field === "data") data.push(value);
+    else if (field === "data") {
+      data.push(value);
+      dataChars += value.length + 1;
+    }
     else if (field === "id" && !value.includes("\0")) id = value;
   };
 
@@ -80,6 +95,7 @@ export function createSseDecoder(): SseDecoder {
         start = i + 1;
       }
       buffer = buffer.slice(start);
+      if (buffer.length + dataChars > maxFrameChars) throw new CozeMalformedEventError(event || "message");
       return frames;
     },
     end() {

@@ -9,9 +9,14 @@ import type {
   ChannelAdapter,
   ChannelBulkExport,
   FulfillmentInput,
+  OrderSearchResult,
   OrdersPage,
+  ProductAssetsPage,
+  VariantAsset,
   WebhookSubscriptionsResult,
 } from "../interface";
+import { matchesOrderSearch, normaliseCriteria, type OrderSearchCriterion } from "../order-search";
+import { toVariantAssets } from "./product-transform";
 import {
   bulkOperationQuery,
   bulkOperationRunQueryMutation,
@@ -27,8 +32,12 @@ import {
   maxOrdersPerNodesQuery,
   maxOrdersPerPage,
   orderLineItemsQuery,
+  orderLookupQuery,
+  orderLookupSearch,
   ordersByIdQuery,
   ordersPageQuery,
+  productsPageQuery,
+  productVariantsQuery,
   type WebhookSubscriptionInput,
   webhookSubscriptionCreateMutation,
   webhookSubscriptionDeleteMutation,
@@ -56,15 +65,21 @@ import {
   inventoryItemsByIdDataSchema,
   inventoryItemsPageDataSchema,
   orderLineItemsDataSchema,
+  orderLookupIdsDataSchema,
   ordersByIdDataSchema,
   ordersPageDataSchema,
   pageOrderSchema,
+  pageProductSchema,
+  productsPageDataSchema,
+  productVariantsDataSchema,
   type ShopifyFulfillmentState,
   type ShopifyGraphqlError,
   type ShopifyInventoryItem,
   type ShopifyOrder,
+  type ShopifyProduct,
   type ShopifyUserError,
   type ShopifyWebhookSubscription,
+  searchExtensionSchema,
   webhookSubscriptionCreateDataSchema,
   webhookSubscriptionDeleteDataSchema,
   webhookSubscriptionsPageDataSchema,
@@ -176,7 +191,12 @@ export type ShopifyAdapter = ChannelAdapter &
   Required<
     Pick<
       ChannelAdapter,
-      "listInventoryLevels" | "getOrders" | "syncWebhookSubscriptions" | "removeWebhookSubscriptions"
+      | "listInventoryLevels"
+      | "getOrders"
+      | "syncWebhookSubscriptions"
+      | "removeWebhookSubscriptions"
+      | "searchOrders"
+      | "listProductAssets"
     >
   > & {
     shopDomain: string;
@@ -341,6 +361,16 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter
         },
         outcome: { ok: false, failure: "rate_limited", retryAfterMs, ...measured },
       };
+    }
+
+    const ignoredTerms = ignoredSearchTerms(envelope.data.extensions?.search);
+    if (errors.length === 0 && ignoredTerms.length > 0) {
+      // Shopify answered as if those terms had not been given: not the set that was asked for.
+      return fatal(
+        `Shopify ${op} ignored search terms (${scrub(ignoredTerms.join("; "))}): the answer is not what was asked`,
+        "permanent",
+        measured,
+      );
     }
 
     if (errors.length > 0) {
@@ -658,9 +688,87 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter
     return data.order;
   }
 
+  async function remainingVariants(product: ShopifyProduct, after: string | null): Promise<void> {
+    let cursor = after;
+    while (cursor !== null) {
+      const data = await graphql(
+        productVariantsQuery({ productId: product.id, after: cursor }),
+        productVariantsDataSchema,
+        { safe: true },
+      );
+      // Deleted between the page and this read: the variants already read are all there is.
+      if (data.product === null) return;
+      product.variants.push(...data.product.variants.nodes);
+      const page = data.product.variants.pageInfo;
+      cursor = page.hasNextPage ? page.endCursor : null;
+    }
+  }
+
   return {
     channel: "shopify",
     shopDomain,
+    orderSearchCriteria: ["orderNumber", "email", "phone"] satisfies OrderSearchCriterion[],
+
+    /**
+     * Shopify's order search (`orderLookupSearch`), newest processed first, at most `limit`: the ids first,
+     * then the orders found, read by id (see `orderLookupQuery`). Each order is checked against the criteria
+     * again: the search index matches loosely (a plain phone term matches wherever its digits appear).
+     */
+    async searchOrders({ criteria, limit }): Promise<OrderSearchResult> {
+      const wanted = normaliseCriteria(criteria);
+      const search = orderLookupSearch(wanted);
+      if (search === null) return { orders: [], rejected: [], truncated: false };
+      const found = await graphql(
+        orderLookupQuery({ search, first: Math.max(1, Math.floor(limit)) }),
+        orderLookupIdsDataSchema,
+        { safe: true },
+      );
+      const ids = found.orders.nodes.map((node) => node.id).filter((id) => ORDER_GID.test(id));
+      const orders: Order[] = [];
+      const rejected: OrdersPage["rejected"] = [];
+      for (const chunk of chunks(ids, maxOrdersPerNodesQuery())) {
+        const data = await graphql(ordersByIdQuery(chunk), ordersByIdDataSchema, { safe: true });
+        for (const node of data.nodes) {
+          if (node === null || node.__typename !== "Order" || typeof node.id !== "string") continue;
+          await collectOrder({ ...node, id: node.id }, orders, rejected);
+        }
+      }
+      return {
+        orders: orders.filter((order) => matchesOrderSearch(order, wanted)),
+        rejected,
+        truncated: found.orders.pageInfo.hasNextPage,
+      };
+    },
+
+    /** One page of products in id order, each with all its variants; variants come out as assets. */
+    async listProductAssets({ cursor, pageSize }): Promise<ProductAssetsPage> {
+      const data = await graphql(
+        productsPageQuery({ cursor, first: Math.max(1, Math.floor(pageSize)) }),
+        productsPageDataSchema,
+        { safe: true },
+      );
+      const assets: VariantAsset[] = [];
+      const rejected: ProductAssetsPage["rejected"] = [];
+      for (const raw of data.products.nodes) {
+        const parsed = pageProductSchema.safeParse(raw);
+        if (!parsed.success) {
+          rejected.push({
+            productExternalId: raw.id,
+            error: `Shopify product ${raw.id} has an unexpected shape: ${parsed.error.issues
+              .slice(0, 3)
+              .map((issue) => `${issue.path.join(".")}: ${issue.message}`)
+              .join("; ")}`,
+          });
+          continue;
+        }
+        const { variants, ...rest } = parsed.data;
+        const product: ShopifyProduct = { ...rest, variants: [...variants.nodes] };
+        if (variants.pageInfo.hasNextPage) await remainingVariants(product, variants.pageInfo.endCursor);
+        assets.push(...toVariantAssets(product));
+      }
+      const page = data.products.pageInfo;
+      return { assets, rejected, nextCursor: page.hasNextPage ? page.endCursor : null };
+    },
 
     async listOrdersUpdatedSince({ updatedSince, cursor, pageSize }) {
       const since = isoTimestamp(updatedSince);
@@ -931,6 +1039,15 @@ function checkedCallbackUrl(callbackUrl: string): string {
 
 function isThrottled(error: ShopifyGraphqlError): boolean {
   return error.extensions?.code === "THROTTLED" || error.message === "Throttled";
+}
+
+/** "field: message" of every search term Shopify reported it did not apply (`extensions.search`). */
+function ignoredSearchTerms(search: unknown): string[] {
+  const parsed = searchExtensionSchema.safeParse(search);
+  if (!parsed.success) return [];
+  return parsed.data.flatMap((entry) =>
+    (entry.warnings ?? []).map((w) => `${w.field ?? "?"}: ${w.message ?? "not applied"}`),
+  );
 }
 
 function classifyGraphqlErrors(errors: ShopifyGraphqlError[]): UpstreamFailureKind {

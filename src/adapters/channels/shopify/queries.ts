@@ -25,7 +25,9 @@ export type Field =
   | string
   | { kind: "object"; name: string; args?: string; selection: readonly Field[] }
   | { kind: "connection"; name: string; first: First; args?: string; selection: readonly Field[] }
-  | { kind: "list"; name: string; first: number; selection: readonly Field[] };
+  | { kind: "list"; name: string; first: number; selection: readonly Field[] }
+  /** `... on Type { … }`: the selection of one possible type of an interface or union. */
+  | { kind: "fragment"; on: string; selection: readonly Field[] };
 
 const object = (name: string, selection: readonly Field[], args?: string): Field => ({
   kind: "object",
@@ -46,6 +48,7 @@ const list = (name: string, first: number, selection: readonly Field[]): Field =
   first,
   selection,
 });
+const fragment = (on: string, selection: readonly Field[]): Field => ({ kind: "fragment", on, selection });
 
 /** "page" renders connections with `first` and `pageInfo`; "bulk" renders them bare, as bulk queries want. */
 type RenderMode = "page" | "bulk";
@@ -61,6 +64,7 @@ export function renderSelection(selection: readonly Field[], mode: RenderMode = 
 function renderField(field: Field, mode: RenderMode): string {
   if (typeof field === "string") return field;
   const inner = renderSelection(field.selection, mode);
+  if (field.kind === "fragment") return `... on ${field.on} { ${inner} }`;
   if (field.kind === "object") return `${field.name}${field.args ? `(${field.args})` : ""} { ${inner} }`;
   if (field.kind === "list") return `${field.name}(first: ${field.first}) { ${inner} }`;
   if (mode === "bulk")
@@ -72,9 +76,15 @@ function renderField(field: Field, mode: RenderMode): string {
 /** The requested cost of `selection` by Shopify's documented rules, `first` variables taken from `variables`. */
 export function requestedCost(selection: readonly Field[], variables: Record<string, unknown> = {}): number {
   let total = 0;
+  // Fragments are alternatives: an interface costs its most expensive possibility, once.
+  let fragments = 0;
   for (const field of selection) {
     if (typeof field === "string") continue;
     const inner = requestedCost(field.selection, variables);
+    if (field.kind === "fragment") {
+      fragments = Math.max(fragments, inner);
+      continue;
+    }
     if (field.kind === "object") {
       total += 1 + inner;
       continue;
@@ -85,7 +95,7 @@ export function requestedCost(selection: readonly Field[], variables: Record<str
     }
     total += 2 + first * (1 + inner);
   }
-  return total;
+  return total + fragments;
 }
 
 const MONEY = [object("shopMoney", ["amount", "currencyCode"])];
@@ -586,5 +596,147 @@ export function webhookSubscriptionDeleteMutation(id: string): GraphqlDocument {
       "mutation WebhookSubscriptionDelete($id: ID!) { webhookSubscriptionDelete(id: $id) { deletedWebhookSubscriptionId userErrors { field message } } }",
     variables: { id },
     cost: MUTATION_COST,
+  };
+}
+
+/*
+ * Order lookup: a customer's orders found through Shopify's order search. The documented `orders` filters
+ * include `name` and `email` but no phone field, and Shopify drops a filter it does not know (it says so
+ * only in `extensions.search[].warnings`) and answers as if it had not been given — every order. So a
+ * phone number goes in as a plain (unfielded) term, which Shopify's default search matches against the
+ * order's fields, and the client keeps only exact matches (`matchesOrderSearch`) of what comes back.
+ */
+
+/**
+ * A lookup first asks only for the matching orders' ids (a few points), then reads the orders it found by
+ * id (`ordersByIdQuery`, priced per order found): most lookups find one order or none, and the governor
+ * must not hold a whole page's worth of points for them.
+ */
+const ORDER_LOOKUP_SELECTION: readonly Field[] = [
+  connection("orders", { variable: "first" }, ["id"], "query: $query, sortKey: PROCESSED_AT, reverse: true"),
+];
+
+/** A value as one search term: quoted, so spaces, colons and `@` stay part of it. */
+function searchValue(value: string): string {
+  return `"${value.replace(/["\\]/g, " ").trim()}"`;
+}
+
+/**
+ * Shopify search syntax for the criteria, terms joined by spaces (AND): `name:"1001" email:"a@b.example"
+ * "16505550101"`. Null when no criterion is searchable.
+ */
+export function orderLookupSearch(criteria: {
+  orderNumber?: string;
+  email?: string;
+  phone?: string;
+}): string | null {
+  const terms: string[] = [];
+  if (criteria.orderNumber !== undefined)
+    terms.push(`name:${searchValue(criteria.orderNumber.replace(/^#+/, ""))}`);
+  if (criteria.email !== undefined) terms.push(`email:${searchValue(criteria.email)}`);
+  if (criteria.phone !== undefined) {
+    const digits = criteria.phone.replace(/\D/g, "");
+    if (digits !== "") terms.push(searchValue(digits));
+  }
+  return terms.length === 0 ? null : terms.join(" ");
+}
+
+/** The ids of the newest `first` orders matching `search` (Shopify search syntax). */
+export function orderLookupQuery(input: { search: string; first: number }): GraphqlDocument {
+  const first = Math.max(1, Math.min(input.first, MAX_PAGE_SIZE));
+  const variables = { first, query: input.search };
+  return {
+    operation: "OrderLookup",
+    query: `query OrderLookup($first: Int!, $query: String!) { ${renderSelection(ORDER_LOOKUP_SELECTION)} }`,
+    variables,
+    cost: requestedCost(ORDER_LOOKUP_SELECTION, variables),
+  };
+}
+
+/*
+ * Product pictures (product assets). A product's pictures are its `media` (the image-only `images` and
+ * `featuredImage` fields are deprecated in favour of `media` and `featuredMedia`); a variant may have its
+ * own (`ProductVariant.media`, the first being the one shown for it). Only `MediaImage` media are pictures;
+ * videos and 3D models are skipped.
+ */
+
+const MEDIA_IMAGE_FIELDS: readonly Field[] = [
+  "__typename",
+  fragment("MediaImage", ["id", "alt", object("image", ["url", "altText", "width", "height"])]),
+];
+
+/** Pictures read per product: the featured one and the next few are all an agent or the bot shows. */
+export const MEDIA_PER_PRODUCT = 10;
+/** Variants inline with each product; products with more get the rest through `productVariantsQuery`. */
+export const VARIANTS_PER_PRODUCT = 20;
+
+export const PRODUCT_VARIANT_FIELDS: readonly Field[] = [
+  "id",
+  "sku",
+  "title",
+  "updatedAt",
+  // The variant's own picture is its first media.
+  connection("media", 1, MEDIA_IMAGE_FIELDS),
+];
+
+const PRODUCT_FIELDS: readonly Field[] = [
+  "id",
+  "title",
+  "updatedAt",
+  object("featuredMedia", MEDIA_IMAGE_FIELDS),
+  connection("media", MEDIA_PER_PRODUCT, MEDIA_IMAGE_FIELDS),
+  connection("variants", VARIANTS_PER_PRODUCT, PRODUCT_VARIANT_FIELDS),
+];
+
+const PRODUCTS_PAGE_SELECTION: readonly Field[] = [
+  // Id order: a product changed while paging keeps its place, so no product is skipped.
+  connection("products", { variable: "first" }, PRODUCT_FIELDS, "after: $after, sortKey: ID"),
+];
+
+/** The largest page of products (with their inline media and variants) within Shopify's cost ceiling. */
+export function maxProductsPerPage(): number {
+  const perProduct =
+    requestedCost(PRODUCTS_PAGE_SELECTION, { first: 1 }) -
+    requestedCost(PRODUCTS_PAGE_SELECTION, { first: 0 });
+  const fixed = requestedCost(PRODUCTS_PAGE_SELECTION, { first: 0 });
+  return Math.max(1, Math.min(MAX_PAGE_SIZE, Math.floor((MAX_SINGLE_QUERY_COST - fixed) / perProduct)));
+}
+
+export function productsPageQuery(input: { cursor: string | null; first: number }): GraphqlDocument {
+  const first = Math.max(1, Math.min(input.first, maxProductsPerPage()));
+  const variables = { first, after: input.cursor };
+  return {
+    operation: "ProductsPage",
+    query: `query ProductsPage($first: Int!, $after: String) { ${renderSelection(PRODUCTS_PAGE_SELECTION)} }`,
+    variables,
+    cost: requestedCost(PRODUCTS_PAGE_SELECTION, variables),
+  };
+}
+
+const PRODUCT_VARIANTS_SELECTION: readonly Field[] = [
+  object(
+    "product",
+    ["id", connection("variants", { variable: "first" }, PRODUCT_VARIANT_FIELDS, "after: $after")],
+    "id: $id",
+  ),
+];
+
+/** Variants per follow-up page: the most that fits the ceiling. */
+export function maxVariantsPerPage(): number {
+  const perVariant =
+    requestedCost(PRODUCT_VARIANTS_SELECTION, { first: 1 }) -
+    requestedCost(PRODUCT_VARIANTS_SELECTION, { first: 0 });
+  const fixed = requestedCost(PRODUCT_VARIANTS_SELECTION, { first: 0 });
+  return Math.max(1, Math.min(MAX_PAGE_SIZE, Math.floor((MAX_SINGLE_QUERY_COST - fixed) / perVariant)));
+}
+
+/** The rest of a product's variants, after the ones that came inline with the page. */
+export function productVariantsQuery(input: { productId: string; after: string | null }): GraphqlDocument {
+  const variables = { id: input.productId, first: maxVariantsPerPage(), after: input.after };
+  return {
+    operation: "ProductVariants",
+    query: `query ProductVariants($id: ID!, $first: Int!, $after: String) { ${renderSelection(PRODUCT_VARIANTS_SELECTION)} }`,
+    variables,
+    cost: requestedCost(PRODUCT_VARIANTS_SELECTION, variables),
   };
 }

@@ -509,3 +509,83 @@ export const restInventoryLevelSchema = z.object({
 });
 
 export const restShopSchema = z.object({ myshopify_domain: z.string().min(1) });
+
+/*
+ * Products with their pictures (product assets). Media is an interface: only `MediaImage` nodes carry
+ * `id`, `alt` and `image` (other kinds answer their `__typename` alone). `image` is null while Shopify is
+ * still processing an upload.
+ */
+
+export const shopifyImageSchema = z.object({
+  url: z.string(),
+  altText: nullableString,
+  width: z.number().int().nullable(),
+  height: z.number().int().nullable(),
+});
+
+export const mediaNodeSchema = z.object({
+  __typename: z.string(),
+  id: z.string().optional(),
+  alt: nullableString.optional(),
+  image: shopifyImageSchema.nullable().optional(),
+});
+export type ShopifyMediaNode = z.infer<typeof mediaNodeSchema>;
+
+const mediaConnectionSchema = z.object({ nodes: z.array(mediaNodeSchema) });
+
+export const productVariantSchema = z.object({
+  id: z.string(),
+  /** Merchants may leave it blank (null or ""). */
+  sku: nullableString,
+  /** "Black / M"; "Default Title" for a product with one variant. */
+  title: z.string(),
+  updatedAt: z.string(),
+  media: mediaConnectionSchema,
+});
+export type ShopifyProductVariant = z.infer<typeof productVariantSchema>;
+
+const productVariantsSchema = z.object({ pageInfo: pageInfoSchema, nodes: z.array(productVariantSchema) });
+
+export const pageProductSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  updatedAt: z.string(),
+  featuredMedia: mediaNodeSchema.nullable(),
+  media: mediaConnectionSchema,
+  variants: productVariantsSchema,
+});
+export type ShopifyPageProduct = z.infer<typeof pageProductSchema>;
+
+/** A product with all its variants gathered (inline page plus follow-up pages). */
+export type ShopifyProduct = Omit<ShopifyPageProduct, "variants"> & { variants: ShopifyProductVariant[] };
+
+/** Nodes are checked one by one by the client, so one product of an unexpected shape is reported alone. */
+export const productsPageDataSchema = z.object({
+  products: z.object({
+    pageInfo: pageInfoSchema,
+    nodes: z.array(z.looseObject({ id: z.string() })),
+  }),
+});
+
+export const productVariantsDataSchema = z.object({
+  product: z.object({ id: z.string(), variants: productVariantsSchema }).nullable(),
+});
+
+/**
+ * `extensions.search`: how Shopify read each search argument. A term it could not use is listed in
+ * `warnings` and silently left out of the search, which then answers as if it had not been given.
+ */
+export const searchExtensionSchema = z.array(
+  z.looseObject({
+    path: z.array(z.union([z.string(), z.number()])).optional(),
+    query: z.string().optional(),
+    warnings: z
+      .array(z.looseObject({ field: z.string().optional(), message: z.string().optional() }))
+      .optional(),
+  }),
+);
+
+/** A lookup's first step: the ids of the matching orders, newest first. */
+export const orderLookupIdsDataSchema = z.object({
+  orders: z.object({ pageInfo: pageInfoSchema, nodes: z.array(z.object({ id: z.string() })) }),
+});

@@ -2,7 +2,15 @@ import { backoffSeconds } from "../../../lib/backoff";
 import { UpstreamError } from "../../../lib/errors";
 import { scrubber } from "../../../lib/scrub";
 import type { UpstreamFailureKind, UpstreamGate, UpstreamOutcome } from "../../../lib/upstream-gate";
-import type { ChannelAdapter, FulfillmentInput, OrdersPage } from "../interface";
+import type {
+  ChannelAdapter,
+  FulfillmentInput,
+  OrderSearchResult,
+  OrdersPage,
+  ProductAssetsPage,
+} from "../interface";
+import { matchesOrderSearch, normaliseCriteria, type OrderSearchCriterion } from "../order-search";
+import { toTikTokVariantAssets } from "./product-transform";
 import { signTikTokRequest } from "./sign";
 import { mapTikTokOrders } from "./transform";
 import {
@@ -10,6 +18,7 @@ import {
   TIKTOK_ERROR,
   TIKTOK_MAX_ORDER_IDS,
   TIKTOK_MAX_PAGE_SIZE,
+  TIKTOK_MAX_PRODUCT_PAGE_SIZE,
   TIKTOK_PATHS,
   type TikTokOrder,
   tiktokEnvelopeSchema,
@@ -17,6 +26,8 @@ import {
   tiktokOrderIdentitySchema,
   tiktokOrderSchema,
   tiktokOrderSearchDataSchema,
+  tiktokProductSchema,
+  tiktokProductSearchDataSchema,
   tiktokShippingProvidersDataSchema,
 } from "./types";
 
@@ -83,7 +94,9 @@ export interface TikTokAdapterInput {
 }
 
 export type TikTokAdapter = ChannelAdapter &
-  Required<Pick<ChannelAdapter, "getOrders">> & { readonly shopId: string };
+  Required<Pick<ChannelAdapter, "getOrders" | "searchOrders" | "listProductAssets">> & {
+    readonly shopId: string;
+  };
 
 const UPSTREAM = "tiktok";
 /** TikTok's 429 answers may come without Retry-After; a second lets a per-second window pass. */
@@ -353,6 +366,87 @@ export function createTikTokAdapter(input: TikTokAdapterInput): TikTokAdapter {
   return {
     channel: "tiktok",
     shopId,
+    /**
+     * Order lookup by order id only. Get Order List filters by times, status, shipping type, buyer user
+     * id, cancellation request and warehouse, never by buyer contact: TikTok hands sellers a relay email
+     * (`…@scs2.tiktok.com`) and a masked phone number ("(+1)213*****68"), so a customer's own email or
+     * phone can match no TikTok order at the channel.
+     */
+    orderSearchCriteria: ["orderNumber"] satisfies OrderSearchCriterion[],
+
+    /** Get Order Detail for the order number as an id (TikTok's order number is its id). */
+    async searchOrders({ criteria, limit }): Promise<OrderSearchResult> {
+      const wanted = normaliseCriteria(criteria);
+      const id = wanted.orderNumber;
+      if (id === undefined || !/^\d+$/.test(id) || wanted.email !== undefined || wanted.phone !== undefined) {
+        return { orders: [], rejected: [], truncated: false };
+      }
+      const data = await read({
+        method: "GET",
+        path: TIKTOK_PATHS.orderDetail,
+        query: { ids: id },
+        what: "Get Order Detail",
+      });
+      const { orders, rejected } = mapTikTokOrders(
+        tiktokOrderDetailDataSchema.parse(data ?? {}).orders,
+        shopId,
+      );
+      const matching = orders.filter((order) => matchesOrderSearch(order, wanted));
+      return { orders: matching.slice(0, Math.max(1, limit)), rejected, truncated: false };
+    },
+
+    /**
+     * One page of Search Products, then Get Product for each product on it (only the detail carries
+     * pictures): `pageSize` products, so a page costs `pageSize + 1` requests of the shop's budget. A
+     * product TikTok no longer knows, or of an unexpected shape, is reported in `rejected`.
+     */
+    async listProductAssets({ cursor, pageSize }): Promise<ProductAssetsPage> {
+      const size = Math.max(1, Math.min(Math.floor(pageSize), TIKTOK_MAX_PRODUCT_PAGE_SIZE));
+      const data = await read({
+        method: "POST",
+        path: TIKTOK_PATHS.productSearch,
+        query: { page_size: String(size), ...(cursor ? { page_token: cursor } : {}) },
+        body: {},
+        what: "Search Products",
+      });
+      const page = tiktokProductSearchDataSchema.safeParse(data ?? {});
+      if (!page.success)
+        throw upstreamError("TikTok Search Products answered an unexpected shape", "retryable");
+      const result: ProductAssetsPage = { assets: [], rejected: [], nextCursor: null };
+      for (const summary of page.data.products) {
+        let detail: unknown;
+        try {
+          detail = await read({
+            method: "GET",
+            path: TIKTOK_PATHS.productDetail(summary.id),
+            endpoint: TIKTOK_ENDPOINTS.productDetail,
+            what: "Get Product",
+          });
+        } catch (error) {
+          // TikTok refused this one product (deleted since the search): the rest of the page still counts.
+          if (error instanceof UpstreamError && error.kind === "permanent") {
+            result.rejected.push({ productExternalId: summary.id, error: error.message });
+            continue;
+          }
+          throw error;
+        }
+        const product = tiktokProductSchema.safeParse(detail ?? {});
+        if (!product.success) {
+          result.rejected.push({
+            productExternalId: summary.id,
+            error: `TikTok product ${summary.id} has an unexpected shape: ${product.error.issues
+              .slice(0, 3)
+              .map((issue) => `${issue.path.join(".")}: ${issue.message}`)
+              .join("; ")}`,
+          });
+          continue;
+        }
+        result.assets.push(...toTikTokVariantAssets(product.data));
+      }
+      const token = page.data.next_page_token;
+      result.nextCursor = token === "" ? null : token;
+      return result;
+    },
 
     async getOrders(externalIds) {
       // Anything but digits cannot be a TikTok order id: it is simply not found.

@@ -15,12 +15,16 @@ export const TIKTOK_PATHS = {
     `/logistics/${TIKTOK_API_VERSION}/delivery_options/${encodeURIComponent(deliveryOptionId)}/shipping_providers`,
   shipPackage: (packageId: string) =>
     `/fulfillment/${TIKTOK_API_VERSION}/packages/${encodeURIComponent(packageId)}/ship`,
+  productSearch: `/product/${TIKTOK_API_VERSION}/products/search`,
+  productDetail: (productId: string) =>
+    `/product/${TIKTOK_API_VERSION}/products/${encodeURIComponent(productId)}`,
 } as const;
 
 /** Gate endpoints of the APIs whose path holds an id: one budget and breaker per API. */
 export const TIKTOK_ENDPOINTS = {
   shippingProviders: `/logistics/${TIKTOK_API_VERSION}/delivery_options/{delivery_option_id}/shipping_providers`,
   shipPackage: `/fulfillment/${TIKTOK_API_VERSION}/packages/{package_id}/ship`,
+  productDetail: `/product/${TIKTOK_API_VERSION}/products/{product_id}`,
 } as const;
 
 /** Get Order Detail takes at most 50 ids per call. */
@@ -188,4 +192,57 @@ export const tiktokOrderSearchDataSchema = z.object({
 
 export const tiktokShippingProvidersDataSchema = z.object({
   shipping_providers: z.array(z.object({ id: z.string(), name: z.string() })).catch([]),
+});
+
+/*
+ * Products (product assets): Search Products lists the catalogue (`page_size` ≤ 100, `page_token`), Get
+ * Product reads one product with its pictures: `main_images` (up to 9) and, per SKU, the `sku_img` of its
+ * sales attributes (the picture of "Sage Green"). Images are `{ uri, urls, thumb_urls, width, height }`
+ * with URLs on TikTok's CDN; TikTok keeps no alt text.
+ */
+
+/** Search Products: page_size 1–100. */
+export const TIKTOK_MAX_PRODUCT_PAGE_SIZE = 100;
+
+export const tiktokImageSchema = z.object({
+  uri: z.string().optional(),
+  urls: z.array(z.string()).optional(),
+  thumb_urls: z.array(z.string()).optional(),
+  width: z.number().int().optional(),
+  height: z.number().int().optional(),
+});
+export type TikTokImage = z.infer<typeof tiktokImageSchema>;
+
+export const tiktokSalesAttributeSchema = z.object({
+  id: z.string().optional(),
+  name: z.string().optional(),
+  value_id: z.string().optional(),
+  value_name: z.string().optional(),
+  sku_img: tiktokImageSchema.optional(),
+});
+
+export const tiktokProductSkuSchema = z.object({
+  id: z.string().regex(/^\d+$/),
+  seller_sku: z.string().optional(),
+  sales_attributes: z.array(tiktokSalesAttributeSchema).optional(),
+});
+
+export const tiktokProductSchema = z.object({
+  id: z.string().regex(/^\d+$/),
+  title: z.string().optional(),
+  status: z.string().optional(),
+  main_images: z.array(tiktokImageSchema).optional(),
+  skus: z.array(tiktokProductSkuSchema).optional(),
+  create_time: unixSeconds.optional(),
+  update_time: unixSeconds.optional(),
+});
+export type TikTokProduct = z.infer<typeof tiktokProductSchema>;
+
+export const tiktokProductSearchDataSchema = z.object({
+  products: z
+    .array(z.looseObject({ id: z.string() }))
+    .optional()
+    .default([]),
+  next_page_token: z.string().optional().default(""),
+  total_count: z.number().optional(),
 });

@@ -51,13 +51,21 @@ const PERMANENT_ITEM_CODES: ReadonlySet<number> = new Set([
 /** The account ran out (quota, daily limit): nothing is gained by asking again before an hour. */
 const ACCOUNT_LIMIT_RETRY_SECONDS = 3600;
 
+/**
+ * Codes saying the 17track account, not the number, cannot go on (daily limit, quota used up), per number or
+ * for a whole request: the number is fine and waits for the account without spending one of its attempts.
+ */
+export function isAccountLimitCode(code: number | null | undefined): boolean {
+  return code === TRACK17_ERROR.quotaExhausted || code === TRACK17_ERROR.dailyLimitExceeded;
+}
+
 /** How a per-number error code of register is treated. Unknown codes are retried (a bounded number of times). */
 export function registrationOutcomeOfError(error: Track17ItemError): RegistrationOutcome {
   if (error.code === TRACK17_ERROR.alreadyRegistered) {
     return { kind: "registered", carrierCode: null, alreadyRegistered: true };
   }
   if (PERMANENT_ITEM_CODES.has(error.code)) return { kind: "rejected", error };
-  if (error.code === TRACK17_ERROR.quotaExhausted || error.code === TRACK17_ERROR.dailyLimitExceeded) {
+  if (isAccountLimitCode(error.code)) {
     return { kind: "retry", error, retryAfterSeconds: ACCOUNT_LIMIT_RETRY_SECONDS };
   }
   return { kind: "retry", error, retryAfterSeconds: null };

@@ -1,0 +1,72 @@
+import type { ProductImage, VariantAsset } from "../interface";
+import type { ShopifyMediaNode, ShopifyProduct } from "./types";
+
+/**
+ * Pure mapping of Shopify products (media and variants gathered) into one `VariantAsset` per variant.
+ *
+ * Which picture: the variant's own (its first media) when it has one — the black tee must not show the
+ * white one — else the product's featured media, else its first picture. Only images count: videos and
+ * 3D models have no `image`, and an image still processing has `image: null` until Shopify is done.
+ */
+
+/** Shopify names the only variant of a product without options "Default Title": no variant to speak of. */
+const DEFAULT_VARIANT_TITLE = "Default Title";
+
+const blank = (value: string | null | undefined): string | null => {
+  const trimmed = value?.trim() ?? "";
+  return trimmed === "" ? null : trimmed;
+};
+
+/** The picture of one media node, or null when it is not a (ready) image with a web address. */
+export function imageOfMedia(media: ShopifyMediaNode | null | undefined): ProductImage | null {
+  const image = media?.image;
+  if (media?.__typename !== "MediaImage" || !image) return null;
+  if (!/^https?:\/\//i.test(image.url)) return null;
+  return {
+    url: image.url,
+    // The media's own alt text is what the merchant edits; the image's is the older copy of it.
+    alt: blank(media.alt) ?? blank(image.altText),
+    width: image.width !== null && image.width > 0 ? image.width : null,
+    height: image.height !== null && image.height > 0 ? image.height : null,
+  };
+}
+
+/** Images in order, each URL once (the featured media is usually also the first of `media`). */
+function distinct(images: (ProductImage | null)[]): ProductImage[] {
+  const seen = new Set<string>();
+  const out: ProductImage[] = [];
+  for (const image of images) {
+    if (image === null || seen.has(image.url)) continue;
+    seen.add(image.url);
+    out.push(image);
+  }
+  return out;
+}
+
+function later(a: string, b: string): string {
+  const [ta, tb] = [Date.parse(a), Date.parse(b)];
+  if (Number.isNaN(tb)) return a;
+  return Number.isNaN(ta) || tb > ta ? b : a;
+}
+
+export function toVariantAssets(product: ShopifyProduct): VariantAsset[] {
+  const productImages = distinct([
+    imageOfMedia(product.featuredMedia),
+    ...product.media.nodes.map(imageOfMedia),
+  ]);
+  return product.variants.map((variant) => {
+    const own = distinct(variant.media.nodes.map(imageOfMedia));
+    const images = distinct([...own, ...productImages]);
+    const title = blank(variant.title);
+    return {
+      productExternalId: product.id,
+      variantExternalId: variant.id,
+      sku: blank(variant.sku),
+      title: product.title,
+      variantTitle: title === DEFAULT_VARIANT_TITLE ? null : title,
+      image: images[0] ?? null,
+      images,
+      updatedAt: later(product.updatedAt, variant.updatedAt),
+    };
+  });
+}

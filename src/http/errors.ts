@@ -1,3 +1,4 @@
+import { DrizzleQueryError } from "drizzle-orm/errors";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -108,8 +109,11 @@ function databaseRefusal(error: Error): { code: ErrorCode; message: string } | n
  * Drizzle's query errors carry the SQL parameters in their message (emails, key hashes); the log gets the
  * driver's own message and SQLSTATE instead.
  */
-function describeForLog(error: Error): Record<string, unknown> {
-  if (error.name === "DrizzleQueryError" && error.cause instanceof Error) {
+export function describeForLog(error: Error): Record<string, unknown> {
+  // drizzle-orm 0.45 leaves the class's `name` as "Error", so the class (or its message prefix) identifies it.
+  const isQueryError = error instanceof DrizzleQueryError || error.message.startsWith("Failed query:");
+  if (!isQueryError) return { name: error.name, message: error.message, stack: error.stack };
+  if (error.cause instanceof Error) {
     return {
       name: error.cause.name,
       message: error.cause.message,
@@ -117,7 +121,7 @@ function describeForLog(error: Error): Record<string, unknown> {
       stack: error.cause.stack,
     };
   }
-  return { name: error.name, message: error.message, stack: error.stack };
+  return { name: "DrizzleQueryError", message: "query failed (SQL and parameters withheld)" };
 }
 
 function defaultMessage(code: ErrorCode): string {

@@ -1,7 +1,8 @@
+import { DrizzleQueryError } from "drizzle-orm/errors";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import * as z from "zod";
 import { isDatabaseUnavailable } from "../../src/cache/dual-write";
-import { codeToStatus } from "../../src/http/errors";
+import { codeToStatus, describeForLog } from "../../src/http/errors";
 import { toValidationError } from "../../src/http/validation";
 import { createLogger } from "../../src/lib/logger";
 
@@ -53,6 +54,26 @@ describe("isDatabaseUnavailable", () => {
     expect(isDatabaseUnavailable(withCode("23505"))).toBe(false);
     expect(isDatabaseUnavailable(new Error("Failed query", { cause: withCode("42P01") }))).toBe(false);
     expect(isDatabaseUnavailable(new Error("Tenant not found"))).toBe(false);
+  });
+});
+
+describe("describeForLog", () => {
+  it("logs a failed query's driver message and SQLSTATE, never its SQL parameters", () => {
+    const cause = Object.assign(new Error('duplicate key value violates unique constraint "x"'), {
+      code: "23505",
+    });
+    const failed = new DrizzleQueryError(
+      "insert into tickets (requester_email) values ($1)",
+      ["jane@example.com"],
+      cause,
+    );
+    const logged = JSON.stringify(describeForLog(failed));
+    expect(logged).toContain("duplicate key value");
+    expect(logged).not.toContain("jane@example.com");
+    expect(logged).not.toContain("insert into tickets");
+
+    const bare = new Error("Failed query: select $1\nparams: 4111111111111111");
+    expect(JSON.stringify(describeForLog(bare))).not.toContain("4111111111111111");
   });
 });
 

@@ -102,7 +102,9 @@ describe("buildMessage", () => {
     const decoded = words
       .map((w) => w.slice("=?UTF-8?B?".length, -2))
       .map((b64) =>
-        new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))),
+        new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
+          Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)),
+        ),
       )
       .join("");
     expect(decoded).toBe(text);

@@ -14,7 +14,11 @@ const MAX_MESSAGES_PER_SEND = 100;
  * (claim_stranded_email_messages, which moves `next_attempt_at` so overlapping runs never claim one twice)
  * and enqueues them again; the consumer's own claim still decides who sends.
  */
-export async function requeueStrandedEmails({ ctx }: { ctx: ServiceContext }): Promise<{ enqueued: number }> {
+export async function requeueStrandedEmails({
+  ctx,
+}: {
+  ctx: ServiceContext;
+}): Promise<{ enqueued: number; emails: { tenantId: string; id: string }[] }> {
   const claimed = await ctx.db.http.execute<{ tenant_id: string; id: string }>(
     sql`select tenant_id, id from claim_stranded_email_messages(${STRANDED_AFTER_SECONDS}, ${MAX_PER_RUN})`,
   );
@@ -25,5 +29,8 @@ export async function requeueStrandedEmails({ ctx }: { ctx: ServiceContext }): P
     await ctx.queues.events.sendBatch(messages.slice(i, i + MAX_MESSAGES_PER_SEND));
   }
   if (messages.length > 0) ctx.logger.warn("stranded emails enqueued again", { emails: messages.length });
-  return { enqueued: messages.length };
+  return {
+    enqueued: messages.length,
+    emails: claimed.rows.map((row) => ({ tenantId: row.tenant_id, id: row.id })),
+  };
 }

@@ -68,7 +68,7 @@ export async function sendEmail({
 }): Promise<EmailMessageView> {
   const t = emailTenantOf(ctx, "email:send");
   const request = checkInput(input);
-  const fingerprint = sha256Hex(JSON.stringify(request));
+  const fingerprint = sha256Hex(canonicalJson(request));
 
   const [connections, templates, existing] = await tenantBatch(ctx.db.http, t, (db) => [
     db.execute<ConnectionRow>(sql`
@@ -299,4 +299,14 @@ function checkInput(input: SendEmailInput): CheckedInput {
     connectionId: input.connectionId ?? null,
     idempotencyKey: input.idempotencyKey ?? null,
   };
+}
+
+/** JSON with object keys sorted at every level: the same request in another key order is the same request. */
+function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
 }

@@ -17,7 +17,8 @@ import type { AddressInfo } from "node:net";
  * | body not a JSON array of objects with a string `number`           | 200  | -18010013 |
  * | empty array                                                       | 200  | -18010010 |
  * | more than 40 items                                                | 200  | -18010014 "Tracking numbers exceed the 40 limit." |
- * Then a queued `failNext` failure (429 with optional Retry-After, 500, 503, "hang", or a 17track code
+ * Then a queued `failNext` failure (429 with optional Retry-After, 500, 503, "hang", or a 17track code;
+ * only for `operation`, and only for a request carrying a number tagged `tag`, when given
  * answered for the whole request), then the operation, per number:
  * - `register` `[{ number, carrier?, tag?, … }]` → accepted `{ origin, number, carrier, email, tag, lang }`
  *   (origin 1 = carrier detected, 2 = as given), or rejected `{ number, error }` with: -18010012 format
@@ -41,7 +42,7 @@ import type { AddressInfo } from "node:net";
  * | request                                                                   | answer |
  * |---------------------------------------------------------------------------|--------|
  * | POST /__control/accounts { key, quota? }                                  | 204 (a new account with its own key, registry, rate window) |
- * | POST /__control/fail-next { key, failure, retryAfterSeconds?, operation? } | 204 |
+ * | POST /__control/fail-next { key, failure, retryAfterSeconds?, operation?, tag? } | 204 |
  * | POST /__control/push { key, number, event?, status?, subStatus?, events?, url? } | 200 { body, sign, delivered? } |
  * | POST /__control/config { key, quota?, disabled? } / { requestsPerSecond?, latencyMs? } | 204 |
  * | GET  /__control/calls?key=[&tag=]                                         | 200 { calls: Track17FakeCall[] } |
@@ -114,7 +115,7 @@ export interface Track17Fake {
   failNext(
     key: string,
     failure: Track17FakeFailure,
-    options?: { retryAfterSeconds?: number; operation?: string },
+    options?: { retryAfterSeconds?: number; operation?: string; tag?: string },
   ): void;
   push(
     key: string,
@@ -181,7 +182,7 @@ interface Account {
   todayUsed: number;
   disabled: boolean;
   registry: Map<string, Track17FakeRegistration>;
-  failures: { failure: Track17FakeFailure; retryAfterSeconds?: number; operation?: string }[];
+  failures: { failure: Track17FakeFailure; retryAfterSeconds?: number; operation?: string; tag?: string }[];
   arrivals: number[];
   calls: Track17FakeCall[];
   stats: Track17FakeStats;
@@ -505,7 +506,11 @@ export async function startTrack17Fake(options: Track17FakeOptions = {}): Promis
     const record = (httpStatus: number, items: Item[]) =>
       account.calls.push({ operation, at: new Date(now()).toISOString(), httpStatus, items });
 
-    const queued = account.failures.findIndex((f) => f.operation === undefined || f.operation === operation);
+    const tagged = (tag: string | undefined) =>
+      tag === undefined || (parseItems(raw) ?? []).some((item) => item.tag === tag);
+    const queued = account.failures.findIndex(
+      (f) => (f.operation === undefined || f.operation === operation) && tagged(f.tag),
+    );
     const injected = queued < 0 ? undefined : account.failures.splice(queued, 1)[0];
     if (injected !== undefined) {
       const name = String(injected.failure);
@@ -639,6 +644,7 @@ export async function startTrack17Fake(options: Track17FakeOptions = {}): Promis
             ? { retryAfterSeconds: body.retryAfterSeconds }
             : {}),
           ...(typeof body.operation === "string" ? { operation: body.operation } : {}),
+          ...(typeof body.tag === "string" ? { tag: body.tag } : {}),
         });
         return done();
       }

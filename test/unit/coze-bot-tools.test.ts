@@ -13,7 +13,10 @@ function outputOf(value: unknown): unknown {
 
 const order = (n: number, itemCount: number) => ({
   orderNumber: `#${1000 + n}`,
-  items: Array.from({ length: itemCount }, (_, i) => ({ title: `Item ${i} of a long catalogue`, quantity: 1 })),
+  items: Array.from({ length: itemCount }, (_, i) => ({
+    title: `Item ${i} of a long catalogue`,
+    quantity: 1,
+  })),
 });
 
 describe("bot tool outputs", () => {

@@ -70,7 +70,11 @@ export function toolOutput(value: unknown): BotToolResult {
     const orders = (value as { orders: unknown }).orders;
     if (Array.isArray(orders)) {
       for (const keep of [2, 1]) {
-        candidates.push({ ...(value as Record<string, unknown>), orders: orders.slice(0, keep), truncated: true });
+        candidates.push({
+          ...(value as Record<string, unknown>),
+          orders: orders.slice(0, keep),
+          truncated: true,
+        });
       }
     }
   }

@@ -67,8 +67,7 @@ export function createSseDecoder(options: { maxFrameChars?: number } = {}): SseD
     else if (field === "data") {
       data.push(value);
       dataChars += value.length + 1;
-    }
-    else if (field === "id" && !value.includes("\0")) id = value;
+    } else if (field === "id" && !value.includes("\0")) id = value;
   };
 
   return {

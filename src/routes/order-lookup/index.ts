@@ -67,6 +67,9 @@ const StoreLookupSchema = z
     }),
     error: z.string().optional(),
     found: z.number().int(),
+    truncated: z
+      .boolean()
+      .meta({ description: "The store holds more matches than were read (the newest are shown)" }),
   })
   .meta({ id: "StoreLookup" });
 

@@ -123,7 +123,7 @@ describe("merging store answers with stored orders", () => {
   });
 
   it("partial means a store failed or timed out, not that one was skipped", () => {
-    const base = { connectionId: SHOP_A, storeName: "s", provider: "shopify", found: 0 };
+    const base = { connectionId: SHOP_A, storeName: "s", provider: "shopify", found: 0, truncated: false };
     expect(
       isPartial([
         { ...base, status: "ok" },

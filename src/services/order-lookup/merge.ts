@@ -18,6 +18,8 @@ export interface StoreLookup {
   error?: string;
   /** Matching orders the store returned. */
   found: number;
+  /** The store holds more matches than it was asked for (the newest are shown). */
+  truncated: boolean;
 }
 
 export interface ShipmentSummary {

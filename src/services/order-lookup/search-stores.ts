@@ -186,7 +186,13 @@ async function searchStore(
   row: ConnectionRow,
   criteria: OrderSearchCriteria,
 ): Promise<{ store: StoreLookup; orders: ChannelMatch[] }> {
-  const base = { connectionId: row.id, storeName: row.display_name, provider: row.provider, found: 0 };
+  const base = {
+    connectionId: row.id,
+    storeName: row.display_name,
+    provider: row.provider,
+    found: 0,
+    truncated: false,
+  };
   let connection: LoadedConnection;
   let adapter: ChannelAdapter;
   try {
@@ -213,7 +219,7 @@ async function searchStore(
     const orders = result.orders
       .filter((order) => Order.safeParse(order).success)
       .map((order) => ({ connectionId: row.id, storeName: row.display_name, order }));
-    return { store: { ...base, status: "ok", found: orders.length }, orders };
+    return { store: { ...base, status: "ok", found: orders.length, truncated: result.truncated }, orders };
   } catch (error) {
     // A search abandoned at the deadline still finishes (and returns its governor permit) in the background.
     if (error instanceof DeadlineExceeded) ctx.waitUntil(search.catch(() => undefined));

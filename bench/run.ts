@@ -8,6 +8,8 @@ import { createWriteStream } from "node:fs";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { hashPassword, verifyPassword } from "../src/services/auth/password.ts";
+import { startCozeFake } from "../test/fakes/coze.ts";
+import { chatOptionsFromEnv, cozeFakeUrlFromEnv, printChatReport, runChatBench } from "./chat.ts";
 import {
   fakeUrlsFromEnv,
   pipelineOptionsFromEnv,
@@ -44,6 +46,9 @@ const PIPELINE_ONLY = FILTER?.startsWith("pipeline") ?? false;
 const WEBHOOKS_ONLY = FILTER === "webhooks";
 const RUN_PIPELINE = process.env.BENCH_PIPELINE !== "0" && (!FILTER || PIPELINE_ONLY);
 const RUN_WEBHOOKS = process.env.BENCH_WEBHOOKS_BENCH !== "0" && (!FILTER || WEBHOOKS_ONLY);
+// The chat bench (bench/chat.ts): BENCH_FILTER=chat runs only it; BENCH_CHAT=0 skips it.
+const CHAT_ONLY = FILTER === "chat";
+const RUN_CHAT = process.env.BENCH_CHAT !== "0" && (!FILTER || CHAT_ONLY);
 // The stack's fakes, away from the ports of an `npm start` that may be running beside the bench.
 const FAKE_PORTS = {
   DEMO_SHOPIFY_PORT: process.env.DEMO_SHOPIFY_PORT ?? "8795",
@@ -76,6 +81,8 @@ async function startStack(): Promise<{ url: string; child: ChildProcess }> {
           auth: { limit: 10_000_000, windowSeconds: 60 },
           public: { limit: 10_000_000, windowSeconds: 60 },
           webhook: { limit: 10_000_000, windowSeconds: 60 },
+          chat: { limit: 10_000_000, windowSeconds: 60 },
+          ai: { limit: 10_000_000, windowSeconds: 60 },
         }),
     },
     stdio: ["ignore", "pipe", "inherit"],
@@ -134,10 +141,16 @@ async function run(url: string, scenario: Scenario) {
 async function main() {
   const external = process.env.BENCH_URL;
   try {
+    // A started stack's Worker calls this Coze fake (wrangler dev takes COZE_API_BASE from the process
+    // environment, which dev/start.ts passes on); it answers at once, for the chat bench's AI relay.
+    const coze = RUN_CHAT && !external ? await startCozeFake() : undefined;
+    if (coze) process.env.COZE_API_BASE = coze.url;
     const stack = external ? undefined : await startStack();
     const url = external ?? stack?.url ?? "";
     const selected =
-      PIPELINE_ONLY || WEBHOOKS_ONLY ? [] : scenarios.filter((s) => !FILTER || s.name.includes(FILTER));
+      PIPELINE_ONLY || WEBHOOKS_ONLY || CHAT_ONLY
+        ? []
+        : scenarios.filter((s) => !FILTER || s.name.includes(FILTER));
     // Warm the isolate and the connections so the first scenario is not measuring startup.
     await autocannon({ url: `${url}/health`, connections: 2, amount: 50 });
     if (selected.length > 0) {
@@ -153,6 +166,13 @@ async function main() {
       const started = performance.now();
       printWebhookReport(await runWebhookBench({ url, shopifyUrl }, webhookOptionsFromEnv()));
       console.log(`webhooks bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
+    if (RUN_CHAT) {
+      const started = performance.now();
+      const cozeUrl = coze?.url ?? cozeFakeUrlFromEnv();
+      printChatReport(await runChatBench({ url, cozeUrl }, chatOptionsFromEnv()));
+      console.log(`chat bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      await coze?.close();
     }
     if (RUN_PIPELINE) {
       // A started stack's fakes are on FAKE_PORTS; an external one's on its own DEMO_*_PORT (default 8791/8792).

@@ -254,9 +254,13 @@ export class ChatSession extends DurableObject<Env> {
       });
       if (this.store.activeAgents().length === 0) {
         session.status = nextStatus(session.status, input.returnToBot ? "return_to_bot" : "agent_leave");
-        if (session.status === "bot")
+        if (session.status === "bot") {
           this.appendSystem(SYSTEM_TEXT.returnedToBot, { event: "returned_to_bot" });
-        else session.ticketPending = true;
+        } else {
+          // Waiting again: the ticket (opened now if the agent took the chat straight from the bot) hears it.
+          session.handoverReason ??= "agent_left";
+          session.ticketPending = true;
+        }
         this.store.save(session);
       }
       this.broadcastSession();
@@ -309,7 +313,8 @@ export class ChatSession extends DurableObject<Env> {
     const wasOnline = this.onlineKeys().has(participantKey(participant));
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
-    this.ctx.acceptWebSocket(server, [participantKey(participant), participant.kind]);
+    // Tags: the participant (`customer`, `agent:<id>`) and the audience (`customer` / `agent`).
+    this.ctx.acceptWebSocket(server, [...new Set([participantKey(participant), participant.kind])]);
     server.serializeAttachment({ participant, connectedAt: Date.now() } satisfies SocketAttachment);
     const afterSeq = resumeSeqOf(url.searchParams.get("afterSeq"));
     const messages =
@@ -436,12 +441,18 @@ export class ChatSession extends DurableObject<Env> {
     };
     this.streams.add(stream);
     this.ensureHeartbeat();
-    // `retry` tells EventSource how soon to reconnect; the session first, then everything missed.
-    stream.send("retry: 3000\n\n");
-    stream.send(toServerSentEvent({ type: "session", session: this.viewFor(participant, session) }));
-    for (const message of this.store.messagesAfter(afterSeq, 1000)) {
-      stream.send(toServerSentEvent({ type: "message", message }));
-    }
+    // `retry` tells EventSource how soon to reconnect; then the session and everything missed, as one
+    // write (a long history must not count as a reader that stopped reading).
+    const missed = this.store
+      .messagesAfter(afterSeq, 1000)
+      .map((message) => toServerSentEvent({ type: "message", message }));
+    stream.send(
+      [
+        "retry: 3000\n\n",
+        toServerSentEvent({ type: "session", session: this.viewFor(participant, session) }),
+        ...missed,
+      ].join(""),
+    );
     if (!wasOnline) this.broadcastPresence(participant, true);
     return new Response(readable, {
       headers: {
@@ -838,6 +849,8 @@ export class ChatSession extends DurableObject<Env> {
   }
 
   private view(session: StoredSession): ChatSessionView {
+    // A call that awaited Postgres while the chat was closed and archived: the storage is gone.
+    if (this.session === null && this.archivedView) return this.archivedView;
     const stats = this.store.stats();
     const online = this.onlineKeys();
     return {

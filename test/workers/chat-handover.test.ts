@@ -153,7 +153,9 @@ describe("handover to a human", { timeout: 30_000 }, () => {
     const [ticket] = await ticketsOf(agent.tenant.id);
     expect(ticket?.subject).toBe("Chat with Ava Thompson: Can I talk to a human please?");
     await expect.poll(async () => (await commentsOf(ticket?.id ?? "")).length).toBe(1);
-    expect((await commentsOf(ticket?.id ?? ""))[0]?.body).toContain("Ava Thompson: Can I talk to a human please?");
+    expect((await commentsOf(ticket?.id ?? ""))[0]?.body).toContain(
+      "Ava Thompson: Can I talk to a human please?",
+    );
     expect((await agentView(agent.token, id)).ticketId).toBe(ticket?.id);
   });
 

@@ -34,7 +34,7 @@ describe("a chat over WebSocket", { timeout: 30_000 }, () => {
     const { agent, botId } = await chatTenant();
     const deltas = ["Your order #1042 ", "shipped on 31 October ", "with DHL."];
     // Pauses between deltas, so "relayed as they arrive" is visible: the first is out long before the last.
-    await scriptBot(botId, [{ kind: "answer", deltas, delayMs: 250 }]);
+    await scriptBot(botId, [{ kind: "answer", deltas, delayMs: 400 }]);
     const chat = await startChat(agent.tenant);
     const id = chat.session.id;
     const cust = await openSocket(`${PUBLIC_CHAT}/${id}/ws`, { authorization: `Bearer ${chat.token}` });

@@ -16,17 +16,15 @@ import {
   pageOf,
 } from "../../http/openapi";
 import { rateLimit } from "../../http/rate-limit";
-import {
-  closeAgentChat,
-  getChatSession,
-  joinChatSession,
-  leaveChatSession,
-  listChatMessages,
-  postAgentChatMessage,
-} from "../../services/chat/agent-chat";
 import { CHAT_CHANNELS, CHAT_STATUSES } from "../../services/chat/chat-model";
+import { closeAgentChat } from "../../services/chat/close-chat-session";
 import { connectAgentToChat } from "../../services/chat/connect-to-chat";
+import { getChatSession } from "../../services/chat/get-chat-session";
+import { joinChatSession } from "../../services/chat/join-chat-session";
+import { leaveChatSession } from "../../services/chat/leave-chat-session";
+import { listChatMessages } from "../../services/chat/list-chat-messages";
 import { listChatSessions } from "../../services/chat/list-chat-sessions";
+import { postAgentChatMessage } from "../../services/chat/post-chat-message";
 import { TimeBound } from "../../services/orders/time-range";
 import { multiValueQuery } from "../orders";
 import { bearerFromWebSocketProtocol } from "./chat-auth";

@@ -13,16 +13,14 @@ import {
 } from "../../http/openapi";
 import { rateLimit } from "../../http/rate-limit";
 import { CHAT_CHANNELS } from "../../services/chat/chat-model";
+import { closeCustomerChat } from "../../services/chat/close-chat-session";
 import { connectCustomerToChat } from "../../services/chat/connect-to-chat";
 import { createChatSession } from "../../services/chat/create-chat-session";
-import {
-  closeCustomerChat,
-  getCustomerChatSession,
-  listCustomerChatMessages,
-  postCustomerChatMessage,
-  refreshChatToken,
-  requestChatHandover,
-} from "../../services/chat/customer-chat";
+import { getCustomerChatSession } from "../../services/chat/get-chat-session";
+import { listCustomerChatMessages } from "../../services/chat/list-chat-messages";
+import { postCustomerChatMessage } from "../../services/chat/post-chat-message";
+import { refreshChatToken } from "../../services/chat/refresh-chat-token";
+import { requestChatHandover } from "../../services/chat/request-chat-handover";
 import { authenticateChatCustomer, chatSessionKey } from "./chat-auth";
 import {
   ChatCustomerSchema,

@@ -6,7 +6,6 @@ import { hasPermission, requirePermissionOf } from "../auth/principal";
 import type { ServiceContext } from "../context";
 import { callerOf } from "../users/caller";
 import { requireStoredChat } from "./archived-chat";
-import type { ChatParticipant } from "./chat-model";
 
 /**
  * Who may do what in a chat. Customers are authenticated by their chat token (the route binds the
@@ -77,8 +76,4 @@ export async function chatUserOf(
     userId: caller.userId,
     canWrite: hasPermission(caller.principal, "chat:write"),
   };
-}
-
-export function agentParticipant(agent: ChatAgent): ChatParticipant {
-  return { kind: "agent", userId: agent.userId, name: agent.name, canWrite: agent.canWrite };
 }

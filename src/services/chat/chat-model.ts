@@ -24,8 +24,11 @@ export type ChatChannel = (typeof CHAT_CHANNELS)[number];
 export const CLOSE_REASONS = ["idle", "customer", "agent"] as const;
 export type CloseReason = (typeof CLOSE_REASONS)[number];
 
-/** Why a human was asked for: the customer asked, the AI decided it cannot help, or the AI failed. */
-export const HANDOVER_REASONS = ["customer_request", "ai_handover", "ai_unavailable"] as const;
+/**
+ * Why a human was asked for: the customer asked, the AI decided it cannot help, the AI failed, or the
+ * last agent left without handing back to the bot (the customer waits for another).
+ */
+export const HANDOVER_REASONS = ["customer_request", "ai_handover", "ai_unavailable", "agent_left"] as const;
 export type HandoverReason = (typeof HANDOVER_REASONS)[number];
 
 /**

@@ -1,7 +1,6 @@
 import { env } from "cloudflare:workers";
 import type { ChatSession } from "../../durable-objects/chat-session";
 import {
-  type AppError,
   BadRequestError,
   ConflictError,
   ForbiddenError,
@@ -40,7 +39,8 @@ export function unwrap<T>(result: ChatCallResult<T>): T {
   throw toAppError(result.error);
 }
 
-export function toAppError(error: ChatErrorPayload): AppError {
+/** A refusal of the object as the typed error it was; anything unexpected stays an internal error (500). */
+export function toAppError(error: ChatErrorPayload): Error {
   const options = error.details === undefined ? undefined : { details: error.details };
   switch (error.code) {
     case "NOT_FOUND":
@@ -55,8 +55,10 @@ export function toAppError(error: ChatErrorPayload): AppError {
       return new ValidationError(error.message, (error.details ?? {}) as Record<string, string[]>);
     case "RATE_LIMITED":
       return new RateLimitedError(error.message, Number(error.details?.retryAfterSeconds ?? 1));
-    default:
+    case "BAD_REQUEST":
       return new BadRequestError(error.message, options);
+    default:
+      return new Error(`chat session answered ${error.code}: ${error.message}`);
   }
 }
 

@@ -17,6 +17,7 @@ const REASON_WORDS: Record<HandoverReason, string> = {
   customer_request: "the customer asked for a human",
   ai_handover: "the assistant handed the conversation over",
   ai_unavailable: "the assistant could not answer",
+  agent_left: "the agent left before it was resolved",
 };
 
 /**

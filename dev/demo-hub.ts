@@ -4,11 +4,7 @@
 import { createRequire } from "node:module";
 import type * as PgModule from "pg";
 import { encryptSecret, parseKeyring } from "../src/lib/secret-box.ts";
-import {
-  ChannelSettings,
-  credentialsAad,
-  ErpSettings,
-} from "../src/services/connections/connection-config.ts";
+import { ChannelSettings, credentialsAad, ErpSettings } from "../src/services/connections/sync-settings.ts";
 import { type LingxingFake, startLingxingFake } from "../test/fakes/lingxing.ts";
 import { type ShopifyFake, startShopifyFake } from "../test/fakes/shopify.ts";
 import { startTikTokFake, type TikTokFake } from "../test/fakes/tiktok.ts";

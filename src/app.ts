@@ -1,14 +1,14 @@
 import { installFallbacks, newApp, usePlatformMiddleware } from "./http/app";
 import { apiKeysApp } from "./routes/api-keys";
-import { auditApp } from "./routes/audit";
 import { applicationsApp } from "./routes/applications";
+import { auditApp } from "./routes/audit";
 import { authApp } from "./routes/auth";
 import { wellKnownApp } from "./routes/auth/jwks";
 import { wechatAuthApp } from "./routes/auth/wechat";
+import { chatsApp, publicChatApp } from "./routes/chat";
 import { connectionsApp } from "./routes/connections";
 import { docsApp } from "./routes/docs";
 import { emailsApp, emailTemplatesApp } from "./routes/email";
-import { chatsApp, publicChatApp } from "./routes/chat";
 import { healthApp } from "./routes/health";
 import { inventoryApp } from "./routes/inventory";
 import { mappingsApp } from "./routes/mappings";

@@ -302,7 +302,6 @@ CREATE INDEX "email_messages_tenant_status_idx" ON "email_messages" USING btree 
 CREATE INDEX "email_messages_retry_due_idx" ON "email_messages" USING btree ("next_attempt_at") WHERE "email_messages"."status" in ('queued', 'sending');--> statement-breakpoint
 CREATE INDEX "parcel_registrations_due_idx" ON "parcel_registrations" USING btree ("next_attempt_at") WHERE "parcel_registrations"."status" = 'pending';--> statement-breakpoint
 CREATE INDEX "parcel_registrations_number_idx" ON "parcel_registrations" USING btree ("tracking_number");--> statement-breakpoint
-CREATE INDEX "shipments_created_idx" ON "shipments" USING btree ("created_at");--> statement-breakpoint
 CREATE INDEX "product_assets_sku_idx" ON "product_assets" USING btree ("tenant_id",lower("sku"));--> statement-breakpoint
 CREATE UNIQUE INDEX "sla_policies_tenant_name_key" ON "sla_policies" USING btree ("tenant_id",lower("name"));--> statement-breakpoint
 CREATE UNIQUE INDEX "sla_policies_one_default_key" ON "sla_policies" USING btree ("tenant_id") WHERE "sla_policies"."is_default";--> statement-breakpoint
@@ -320,6 +319,7 @@ CREATE INDEX "tickets_first_response_due_idx" ON "tickets" USING btree ("first_r
 CREATE INDEX "tickets_resolution_due_idx" ON "tickets" USING btree ("resolution_due_at") WHERE "tickets"."resolution_due_at" is not null and "tickets"."resolution_breached_at" is null;--> statement-breakpoint
 CREATE INDEX "tickets_first_response_at_risk_idx" ON "tickets" USING btree ("first_response_at_risk_after") WHERE "tickets"."first_response_at_risk_after" is not null and "tickets"."first_response_at_risk_at" is null;--> statement-breakpoint
 CREATE INDEX "tickets_resolution_at_risk_idx" ON "tickets" USING btree ("resolution_at_risk_after") WHERE "tickets"."resolution_at_risk_after" is not null and "tickets"."resolution_at_risk_at" is null;--> statement-breakpoint
+CREATE INDEX "shipments_created_idx" ON "shipments" USING btree ("created_at");--> statement-breakpoint
 ALTER TABLE "connections" ADD CONSTRAINT "connections_kind_valid" CHECK ("connections"."kind" in ('channel', 'erp', 'ai', 'email'));--> statement-breakpoint
 ALTER TABLE "connections" ADD CONSTRAINT "connections_provider_valid" CHECK (("connections"."kind" = 'channel' and "connections"."provider" in ('shopify', 'tiktok', 'amazon', 'dsco')) or ("connections"."kind" = 'erp' and "connections"."provider" in ('lingxing', 'eccang')) or ("connections"."kind" = 'ai' and "connections"."provider" = 'coze') or ("connections"."kind" = 'email' and "connections"."provider" = 'smtp'));--> statement-breakpoint
 CREATE POLICY "audit_log_isolation" ON "audit_log" AS PERMISSIVE FOR ALL TO "tradewind_app" USING (tenant_id = app_current_tenant()) WITH CHECK (tenant_id = app_current_tenant());--> statement-breakpoint

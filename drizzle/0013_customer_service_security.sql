@@ -18,6 +18,10 @@ ALTER TABLE "product_assets" FORCE ROW LEVEL SECURITY;--> statement-breakpoint
 
 -- ── Tickets: full-text search over subject and description (the `search` filter uses this exact expression).
 CREATE INDEX "tickets_search_idx" ON "tickets" USING gin (to_tsvector('simple', "subject" || ' ' || "description"));--> statement-breakpoint
+-- A search containing `@` also matches the requester's email by prefix (`lower(requester_email) LIKE 'ava@ex%'`).
+-- A btree of the database collation cannot serve a LIKE prefix unless the collation is "C" (C.UTF-8 is not,
+-- before Postgres 17); text_pattern_ops can, whatever the collation, and serves equality as well.
+CREATE INDEX "tickets_requester_email_prefix_idx" ON "tickets" USING btree ("tenant_id", lower("requester_email") text_pattern_ops);--> statement-breakpoint
 
 -- Composite foreign keys declared ON DELETE SET NULL would null tenant_id too (NOT NULL), so deleting the
 -- referenced connection or ticket would fail: only the referencing column is cleared.
@@ -256,7 +260,8 @@ GRANT EXECUTE ON FUNCTION claim_sla_transitions(integer) TO tradewind_app;--> st
 -- ── Email (src/services/email). A retry whose queue message was lost (queued past its next_attempt_at), or an
 -- attempt whose isolate died mid-send (sending, untouched for 5 minutes), is claimed by the five-minute cron
 -- and enqueued again; the claim moves next_attempt_at forward so overlapping runs never claim one twice.
--- The queue consumer's own claim (status queued, or sending gone stale) decides who sends.
+-- The queue consumer's own claim (status queued, or sending gone stale) decides who sends. A suspended
+-- tenant's emails are left waiting (sent when it is active again), like every other cross-tenant sweep.
 GRANT SELECT (tenant_id, id, status, next_attempt_at, updated_at), UPDATE (next_attempt_at)
    ON email_messages TO tradewind_lookup;--> statement-breakpoint
 CREATE POLICY "email_messages_lookup" ON "email_messages" AS PERMISSIVE FOR ALL TO "tradewind_lookup" USING (true) WITH CHECK (true);--> statement-breakpoint
@@ -273,10 +278,12 @@ CREATE OR REPLACE FUNCTION claim_stranded_email_messages(p_older_than_seconds in
     RETURN QUERY
     WITH stranded AS (
       SELECT m.tenant_id, m.id FROM email_messages m
-       WHERE (m.status = 'queued'
-              AND m.next_attempt_at < now() - make_interval(secs => greatest(p_older_than_seconds, 1)))
-          OR (m.status = 'sending' AND m.updated_at < now() - interval '5 minutes'
-              AND coalesce(m.next_attempt_at, '-infinity'::timestamptz) < now())
+        JOIN tenants n ON n.id = m.tenant_id
+       WHERE n.status = 'active'
+         AND ((m.status = 'queued'
+               AND m.next_attempt_at < now() - make_interval(secs => greatest(p_older_than_seconds, 1)))
+           OR (m.status = 'sending' AND m.updated_at < now() - interval '5 minutes'
+               AND coalesce(m.next_attempt_at, '-infinity'::timestamptz) < now()))
        ORDER BY m.next_attempt_at NULLS FIRST
        LIMIT greatest(1, least(p_limit, 1000))
          FOR UPDATE OF m SKIP LOCKED

@@ -89,7 +89,7 @@ export interface SmtpFake {
   /** Control API origin. */
   url: string;
   ports: Record<SmtpListener | "silent", number>;
-  /** False when no TLS material could be made (openssl missing): STARTTLS is then not offered. */
+  /** False when vitest.config.ts made no TLS material (test/fakes/smtp-tls.ts): STARTTLS is then not offered. */
   tls: boolean;
   close(): Promise<void>;
 }

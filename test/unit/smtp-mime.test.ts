@@ -52,7 +52,7 @@ describe("buildMessage", () => {
 
   it("builds multipart/alternative with the text part first and the HTML part last", async () => {
     const built = buildMessage({ ...base, html: "<p>Hi <b>Ava</b></p>" }, { boundary: "=_tw_test" });
-    expect(built.raw).toContain('Content-Type: multipart/alternative; boundary="=_tw_test"');
+    expect(built.raw).toContain('Content-Type: multipart/alternative;\r\n boundary="=_tw_test"');
     const textAt = built.raw.indexOf("Content-Type: text/plain");
     const htmlAt = built.raw.indexOf("Content-Type: text/html");
     expect(textAt).toBeGreaterThan(0);
@@ -123,7 +123,7 @@ describe("buildMessage", () => {
       text: longLine,
       html: `<p>${"x".repeat(3000)}</p>`,
     });
-    for (const line of lines(headerBlock(built.raw))) expect(line.length).toBeLessThanOrEqual(78 + 40);
+    for (const line of lines(headerBlock(built.raw))) expect(line.length).toBeLessThanOrEqual(76);
     for (const line of lines(built.raw)) expect(line.length).toBeLessThanOrEqual(998);
     const body = built.raw.slice(built.raw.indexOf("\r\n\r\n") + 4);
     for (const line of lines(body)) expect(line.length).toBeLessThanOrEqual(76);
@@ -131,6 +131,36 @@ describe("buildMessage", () => {
     expect(parsed.to).toHaveLength(30);
     expect(parsed.subject).toBe(`A long subject ${"that keeps going ".repeat(20)}`.trim());
     expect(parsed.text).toBe(longLine);
+  });
+
+  it("keeps every header line that holds an encoded-word within 76 characters (RFC 2047 §2)", async () => {
+    const name = "株式会社トレードウィンド カスタマーサポート部 お客様窓口センター";
+    const subject = "ご注文の商品を発送しました — お届け予定日のお知らせと追跡番号のご案内";
+    const built = buildMessage({
+      ...base,
+      from: { address: "support@acme.example", name },
+      replyTo: { address: "help@acme.example", name },
+      to: [{ address: "ava@example.org", name }],
+      subject,
+    });
+    const header = headerBlock(built.raw);
+    for (const line of lines(header)) {
+      if (line.includes("=?")) expect(line.length, line).toBeLessThanOrEqual(76);
+    }
+    const parsed = await PostalMime.parse(built.raw);
+    expect(parsed.subject).toBe(subject);
+    expect(parsed.from).toMatchObject({ name, address: "support@acme.example" });
+    expect(parsed.replyTo?.[0]).toMatchObject({ name, address: "help@acme.example" });
+  });
+
+  it("never folds a subject into a line that is only whitespace, whatever its runs of spaces", async () => {
+    const subject = `Re:${" ".repeat(3)}${"x".repeat(60)}${" ".repeat(30)}${"y".repeat(10)}  `;
+    const built = buildMessage({ ...base, subject });
+    for (const line of lines(headerBlock(built.raw))) {
+      expect(line.trim(), JSON.stringify(line)).not.toBe("");
+      expect(line.length).toBeLessThanOrEqual(76);
+    }
+    expect((await PostalMime.parse(built.raw)).subject).toBe(subject.trimEnd());
   });
 
   it("uses base64 for mostly non-ASCII bodies and quoted-printable otherwise", async () => {
@@ -196,6 +226,16 @@ describe("addresses and ids", () => {
     ["double dot", "ava..t@example.org"],
     ["single-label domain", "ava@localhost"],
     ["bad domain label", "ava@-bad-.example"],
+    // The URL parser would cut these to a host other than what was written, or read an IP address.
+    ["a path after the domain", "ava@evil.example/good.example"],
+    ["a backslash in the domain", "ava@evil.example\\good.example"],
+    ["a port", "ava@example.org:25"],
+    ["a query", "ava@example.org?x=1"],
+    ["a hex IP address", "ava@0x7f.1"],
+    ["an IP address", "ava@192.0.2.1"],
+    ["a space in the domain", "ava@exa mple.org"],
+    ["a zero-width space", "ava\u200b@example.org"],
+    ["a non-ASCII line separator", "用户\u2028@example.cn"],
   ])("refuses %s", (_why, address) => {
     expect(() => parseAddress("to", address)).toThrow(ValidationError);
   });

@@ -4,10 +4,15 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Redis } from "@upstash/redis/cloudflare";
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { tenantBatch } from "../../src/db/tenant";
 import worker from "../../src/index";
 import { ServiceUnavailableError } from "../../src/lib/errors";
+import { type ConnectionRow, connectionFromRow } from "../../src/services/connections/load-connection";
+import { attemptDelivery, type ClaimedEmail, MAX_ATTEMPTS } from "../../src/services/email/deliver-email";
 import { getEmail } from "../../src/services/email/email-messages";
+import type { EmailMessageView } from "../../src/services/email/email-model";
 import { requeueStrandedEmails } from "../../src/services/email/requeue-stranded-emails";
 import { bearer, signedInUser } from "../support/auth";
 import { testContext } from "../support/context";
@@ -20,26 +25,8 @@ import {
   smtpTransactions,
 } from "../support/smtp-server";
 
-interface Email {
-  id: string;
-  connectionId: string | null;
-  ticketId: string | null;
-  templateKey: string | null;
-  from: string;
-  to: string[];
-  cc: string[];
-  subject: string;
-  status: "queued" | "sending" | "sent" | "failed";
-  messageId: string | null;
-  smtpResponse: string | null;
-  error: Record<string, unknown> | null;
-  attempts: number;
-  idempotencyKey: string | null;
-  nextAttemptAt: string | null;
-  sentAt: string | null;
-  bodyText?: string | null;
-  bodyHtml?: string | null;
-}
+/** An email as the API shows it (bodies only on GET /emails/{id}). */
+type Email = EmailMessageView & { bodyText?: string | null; bodyHtml?: string | null };
 
 /** A tenant with an admin who can connect mail servers and send, and its SMTP connection. */
 async function mailTenant(options: Parameters<typeof smtpConnection>[1] = {}) {
@@ -126,6 +113,35 @@ describe("the smtp connection provider", () => {
     expect(port25.status).toBe(422);
     expect((await envelope(port25)).error?.details).toEqual({
       "settings.port": ["Port 25 is blocked for Workers; use 587 (STARTTLS) or 465 (TLS)"],
+    });
+  });
+
+  it("refuses settings every send would refuse: a line break in the name, an address the builder rejects", async () => {
+    const admin = await signedInUser({ permissions: ["sync:admin"] });
+    const response = await call(
+      "/api/v1/connections",
+      bearer(admin.token, {
+        method: "POST",
+        body: {
+          provider: "smtp",
+          account: "support@acme.example",
+          displayName: "Broken",
+          credentials: { username: "u", password: "p" },
+          settings: {
+            host: "smtp.acme.example",
+            port: 587,
+            fromAddress: "support@acme-.example",
+            fromName: "Acme\r\nBcc: victim@example.org",
+            replyTo: "help@acme-.example",
+          },
+        },
+      }),
+    );
+    expect(response.status).toBe(422);
+    expect((await envelope(response)).error?.details).toEqual({
+      "settings.fromAddress": ["Use a plain address such as support@example.com"],
+      "settings.fromName": ["Must not contain line breaks or control characters"],
+      "settings.replyTo": ["Use a plain address such as support@example.com"],
     });
   });
 });
@@ -418,6 +434,20 @@ describe("POST /api/v1/emails", () => {
     expect(await receivedMessages(connection.fromAddress)).toHaveLength(1);
   });
 
+  it("sends once when two requests with the same idempotency key race", async () => {
+    const { admin, connection } = await mailTenant();
+    const request = { to: ["ava@example.org"], subject: "Hi", text: "Once", idempotencyKey: "race-1" };
+    const [a, b] = await Promise.all([send(admin.token, request), send(admin.token, request)]);
+    // The winner sent it (200, sent); the loser answers with the record as it is then: still sending
+    // (202, delivery continues) or already sent (200).
+    expect(a.body.data?.id).toBe(b.body.data?.id);
+    expect([a.body.data?.status, b.body.data?.status]).toContain("sent");
+    for (const { status, body } of [a, b]) expect(status).toBe(body.data?.status === "sent" ? 200 : 202);
+    expect(await receivedMessages(connection.fromAddress)).toHaveLength(1);
+    const rows = await ownerSql()`select id from email_messages where tenant_id = ${admin.tenant.id}`;
+    expect(rows).toHaveLength(1);
+  });
+
   it("sends without TLS only to a plain server in test (security none)", async () => {
     const { admin, connection } = await mailTenant({ listener: "plain" });
     const { body } = await send(admin.token, { to: ["ava@example.org"], subject: "Hi", text: "Hi" });
@@ -621,6 +651,109 @@ describe("POST /api/v1/emails", () => {
     expect([...ctx.degraded]).toEqual(["cache"]);
     await expect(getEmail({ ctx, input: { id: crypto.randomUUID() } })).rejects.toBeInstanceOf(
       ServiceUnavailableError,
+    );
+  });
+});
+
+/** An email of the tenant that failed transiently twice and waits in `queued` (attempts 2). */
+async function queuedEmail(token: string, fromAddress: string, to = "ava@example.org"): Promise<Email> {
+  await failNext({ step: "mail", sender: fromAddress, code: 451, message: "Busy" });
+  await failNext({ step: "mail", sender: fromAddress, code: 451, message: "Busy" });
+  const { status, body } = await send(token, { to: [to], subject: "Hi", text: "Hi" });
+  expect(status).toBe(202);
+  return body.data as Email;
+}
+
+describe("never sending twice", () => {
+  it("after a 250 that Postgres cannot record: sent anyway, and the stranded record is settled from Redis without a second send", async () => {
+    const { admin, connection } = await mailTenant();
+    const queued = await queuedEmail(admin.token, connection.fromAddress);
+    // The queue consumer's claim of the next attempt, as deliver-queued-email.ts makes it.
+    const [claimed] = await ownerSql()`
+      update email_messages set status = 'sending', attempts = attempts + 1, next_attempt_at = null, updated_at = now()
+       where id = ${queued.id} returning *`;
+    const [connectionRow] = await ownerSql()`select * from connections where id = ${connection.id}`;
+    const loaded = await connectionFromRow(testContext(), connectionRow as ConnectionRow);
+    if (loaded.provider !== "smtp") throw new Error("expected the smtp connection");
+
+    // The attempt reaches the server, which accepts; then every write to Postgres fails.
+    const dead = testContext({ DATABASE_URL: DEAD_DATABASE_URL });
+    const outcome = await attemptDelivery(dead, {
+      tenantId: admin.tenant.id,
+      row: claimed as ClaimedEmail,
+      connection: loaded,
+      inline: false,
+    });
+    expect(outcome.kind).toBe("sent");
+    if (outcome.kind !== "sent") return;
+    expect(outcome.view).toMatchObject({ id: queued.id, status: "sent", attempts: 3 });
+    expect(outcome.view.smtpResponse).toMatch(/^250 /);
+    expect(await receivedMessages(connection.fromAddress)).toHaveLength(1);
+    expect(await cachedStatus(admin.tenant.id, queued.id)).toMatchObject({ status: "sent", attempts: 3 });
+    const [stuck] = await ownerSql()`select status from email_messages where id = ${queued.id}`;
+    expect(stuck?.status).toBe("sending");
+
+    // Minutes later the record counts as stranded: the cron re-enqueues it, and the consumer settles it.
+    await ownerSql()`update email_messages set updated_at = now() - interval '10 minutes' where id = ${queued.id}`;
+    const swept = await requeueStrandedEmails({ ctx: testContext() });
+    expect(swept.emails).toContainEqual({ tenantId: admin.tenant.id, id: queued.id });
+    const result = await deliverQueued(admin.tenant.id, queued.id);
+    expect(result.explicitAcks).toHaveLength(1);
+    const after = await envelope<Email>(await call(`/api/v1/emails/${queued.id}`, bearer(admin.token)));
+    expect(after.data).toMatchObject({
+      status: "sent",
+      attempts: 3,
+      smtpResponse: outcome.view.smtpResponse,
+      error: null,
+      nextAttemptAt: null,
+    });
+    expect(after.data?.sentAt).not.toBeNull();
+    expect(await receivedMessages(connection.fromAddress)).toHaveLength(1);
+  });
+
+  it("fails an email whose last attempt died mid-send instead of trying it forever", async () => {
+    const { admin, connection } = await mailTenant();
+    const queued = await queuedEmail(admin.token, connection.fromAddress);
+    await ownerSql()`
+      update email_messages set status = 'sending', attempts = ${MAX_ATTEMPTS},
+             updated_at = now() - interval '10 minutes'
+       where id = ${queued.id}`;
+    await deliverQueued(admin.tenant.id, queued.id);
+    const after = await envelope<Email>(await call(`/api/v1/emails/${queued.id}`, bearer(admin.token)));
+    expect(after.data).toMatchObject({
+      status: "failed",
+      attempts: MAX_ATTEMPTS,
+      nextAttemptAt: null,
+      error: { code: "SMTP_ATTEMPTS_EXHAUSTED", retryable: false },
+    });
+    expect(await receivedMessages(connection.fromAddress)).toEqual([]);
+    expect(await cachedStatus(admin.tenant.id, queued.id)).toMatchObject({ status: "failed" });
+  });
+});
+
+describe("claim_stranded_email_messages", () => {
+  it("leaves a suspended tenant's emails waiting and refuses to run inside a tenant's context", async () => {
+    const { admin, connection } = await mailTenant();
+    const queued = await queuedEmail(admin.token, connection.fromAddress);
+    await ownerSql()`update email_messages set next_attempt_at = now() - interval '10 minutes' where id = ${queued.id}`;
+    await ownerSql()`update tenants set status = 'suspended' where id = ${admin.tenant.id}`;
+    const whileSuspended = await requeueStrandedEmails({ ctx: testContext() });
+    expect(whileSuspended.emails.filter((e) => e.tenantId === admin.tenant.id)).toEqual([]);
+    await ownerSql()`update tenants set status = 'active' where id = ${admin.tenant.id}`;
+    const active = await requeueStrandedEmails({ ctx: testContext() });
+    expect(active.emails.filter((e) => e.tenantId === admin.tenant.id)).toEqual([
+      { tenantId: admin.tenant.id, id: queued.id },
+    ]);
+
+    const ctx = testContext();
+    const refused = await tenantBatch(ctx.db.http, admin.tenant.id, (db) => [
+      db.execute(sql`select * from claim_stranded_email_messages(1, 10)`),
+    ]).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(String((refused as Error | null)?.cause ?? refused)).toContain(
+      "claim_stranded_email_messages runs for no tenant",
     );
   });
 });

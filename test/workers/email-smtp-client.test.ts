@@ -49,6 +49,23 @@ async function send(options: {
   });
 }
 
+/** A submission over STARTTLS (port 587 style), the usual case. */
+function submit(
+  credentials: { username: string; password: string },
+  from: string,
+  to: string[],
+  text?: string,
+) {
+  return send({
+    port: smtpPorts.starttls(),
+    security: "starttls",
+    credentials,
+    from,
+    to,
+    ...(text === undefined ? {} : { text }),
+  });
+}
+
 async function failure(promise: Promise<unknown>): Promise<SmtpError> {
   const error = await promise.then(
     () => null,
@@ -62,13 +79,7 @@ describe("SMTP client against a real server", () => {
   it("upgrades with STARTTLS, verifies the certificate, authenticates with PLAIN and delivers", async () => {
     const account = await smtpAccount();
     const from = uniqueSender();
-    const result = await send({
-      port: smtpPorts.starttls(),
-      security: "starttls",
-      credentials: account,
-      from,
-      to: ["ava@example.org"],
-    });
+    const result = await submit(account, from, ["ava@example.org"]);
     expect(result.response).toMatch(/^250 2\.6\.0 Ok: queued as [A-Z0-9]+$/);
     expect(result.tls).toBe(true);
     expect(result.authMechanism).toBe("PLAIN");
@@ -161,13 +172,7 @@ describe("SMTP client against a real server", () => {
     const account = await smtpAccount();
     const from = uniqueSender();
     const error = await failure(
-      send({
-        port: smtpPorts.starttls(),
-        security: "starttls",
-        credentials: { username: account.username, password: "wrong-password-1234" },
-        from,
-        to: ["a@example.org"],
-      }),
+      submit({ username: account.username, password: "wrong-password-1234" }, from, ["a@example.org"]),
     );
     const record = error.toRecord();
     expect(record).toMatchObject({
@@ -186,13 +191,11 @@ describe("SMTP client against a real server", () => {
   it("delivers to the recipients the server accepts and reports each refused one", async () => {
     const account = await smtpAccount();
     const from = uniqueSender();
-    const result = await send({
-      port: smtpPorts.starttls(),
-      security: "starttls",
-      credentials: account,
-      from,
-      to: ["ava@example.org", "reject-bob@example.org", "later-cy@example.org"],
-    });
+    const result = await submit(account, from, [
+      "ava@example.org",
+      "reject-bob@example.org",
+      "later-cy@example.org",
+    ]);
     expect(result.accepted).toEqual(["ava@example.org"]);
     expect(result.rejected).toEqual([
       { address: "reject-bob@example.org", reply: "550 5.1.1 Mailbox unavailable", class: "permanent" },
@@ -205,15 +208,7 @@ describe("SMTP client against a real server", () => {
   it("fails when every recipient is refused: permanent for 5xx, transient when one was a 4xx", async () => {
     const account = await smtpAccount();
     const from = uniqueSender();
-    const permanent = await failure(
-      send({
-        port: smtpPorts.starttls(),
-        security: "starttls",
-        credentials: account,
-        from,
-        to: ["reject-a@example.org", "reject-b@example.org"],
-      }),
-    );
+    const permanent = await failure(submit(account, from, ["reject-a@example.org", "reject-b@example.org"]));
     expect(permanent.toRecord()).toMatchObject({
       code: "SMTP_RECIPIENTS_REJECTED",
       class: "permanent",
@@ -223,15 +218,7 @@ describe("SMTP client against a real server", () => {
         { address: "reject-b@example.org", class: "permanent" },
       ],
     });
-    const transient = await failure(
-      send({
-        port: smtpPorts.starttls(),
-        security: "starttls",
-        credentials: account,
-        from,
-        to: ["reject-a@example.org", "later-b@example.org"],
-      }),
-    );
+    const transient = await failure(submit(account, from, ["reject-a@example.org", "later-b@example.org"]));
     expect(transient.toRecord()).toMatchObject({ code: "SMTP_RECIPIENTS_REJECTED", class: "transient" });
     expect(await receivedMessages(from)).toEqual([]);
   });
@@ -240,15 +227,7 @@ describe("SMTP client against a real server", () => {
     const account = await smtpAccount();
     const from = uniqueSender();
     await failNext({ step: "mail", sender: from, code: 451, message: "Temporary local problem" });
-    const error = await failure(
-      send({
-        port: smtpPorts.starttls(),
-        security: "starttls",
-        credentials: account,
-        from,
-        to: ["a@example.org"],
-      }),
-    );
+    const error = await failure(submit(account, from, ["a@example.org"]));
     expect(error.toRecord()).toMatchObject({
       code: "SMTP_TRANSIENT_REPLY",
       class: "transient",
@@ -263,15 +242,7 @@ describe("SMTP client against a real server", () => {
     const account = await smtpAccount();
     const from = uniqueSender();
     await failNext({ step: "data", sender: from, drop: true });
-    const error = await failure(
-      send({
-        port: smtpPorts.starttls(),
-        security: "starttls",
-        credentials: account,
-        from,
-        to: ["a@example.org"],
-      }),
-    );
+    const error = await failure(submit(account, from, ["a@example.org"]));
     expect(error.toRecord()).toMatchObject({
       code: "SMTP_CONNECTION_FAILED",
       class: "transient",
@@ -306,14 +277,7 @@ describe("SMTP client against a real server", () => {
     const account = await smtpAccount();
     const from = uniqueSender();
     const text = "Line one\n.\n.hidden line\n..two dots\nlast line";
-    await send({
-      port: smtpPorts.starttls(),
-      security: "starttls",
-      credentials: account,
-      from,
-      to: ["a@example.org"],
-      text,
-    });
+    await submit(account, from, ["a@example.org"], text);
     const [received] = await receivedMessages(from);
     // A lone "." would have ended DATA early: the parsed text proves every line arrived.
     expect(received?.parsed.text?.replace(/\r\n/g, "\n").trimEnd()).toBe(text);

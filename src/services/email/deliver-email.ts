@@ -3,6 +3,8 @@ import { type SQL, sql } from "drizzle-orm";
 import { type SmtpSendResult, type SocketConnector, sendMail } from "../../adapters/email/smtp/client";
 import { SmtpError, type SmtpFailureRecord } from "../../adapters/email/smtp/errors";
 import { buildMessage, type Mailbox, parseAddress } from "../../adapters/email/smtp/mime";
+import { isDatabaseUnavailable } from "../../cache/dual-write";
+import { pgErrorOf } from "../../db/errors";
 import { tenantBatch } from "../../db/tenant";
 import { backoffSeconds } from "../../lib/backoff";
 import { ValidationError } from "../../lib/errors";
@@ -28,11 +30,34 @@ import {
  * exponential backoff from 30 s up to 30 min (greylisting servers want minutes, not milliseconds) — until
  * `MAX_ATTEMPTS` attempts in all; then the email is `failed`. Auth and permanent failures are final at
  * once: retrying the same credentials or the same refused message cannot succeed.
+ *
+ * Never twice after a 250: once the server has accepted the message, the attempt's outcome is `sent`
+ * even when the record cannot be written (Postgres down after its retries): the Redis status copy then
+ * says `sent`, and the recovery of the stranded `sending` record (deliver-queued-email.ts) settles it from
+ * there instead of sending again.
  */
 export const MAX_ATTEMPTS = 5;
 export const INLINE_ATTEMPTS = 2;
 const INLINE_RETRY_DELAY_MS = 500;
 const QUEUE_BACKOFF = { baseSeconds: 30, capSeconds: 30 * 60 } as const;
+
+/**
+ * The longest an attempt may take, all steps together. Inside a request both inline attempts must end
+ * well before an HTTP client or Cloudflare's proxy (100 s) gives up on the response, which would cancel
+ * the attempt half-way. A queued attempt may take longer, but always ends before its `sending` claim
+ * counts as stale (STALE_SENDING, 5 minutes, in deliver-queued-email.ts and claim_stranded_email_messages),
+ * so a second attempt can never start while the first one is still talking to the server.
+ */
+export const INLINE_ATTEMPT_BUDGET_MS = 40_000;
+export const QUEUED_ATTEMPT_BUDGET_MS = 4 * 60_000;
+/**
+ * How long the reply to the end of DATA is awaited (within the budget). RFC 5321 §4.5.3.2.6 suggests 10
+ * minutes: the server may be running its filters, and a client that gives up while it does sends the
+ * message again on its retry (RFC 1047). The budget keeps it shorter than that here.
+ */
+const FINAL_REPLY_TIMEOUT_MS = 3 * 60_000;
+/** Writes of the `sent` outcome, so a Postgres blip after a 250 does not leave the record behind. */
+const SENT_RECORD_TRIES = 3;
 
 export type SmtpConnection = Extract<LoadedConnection, { provider: "smtp" }>;
 
@@ -96,6 +121,7 @@ async function send(
   row: ClaimedEmail,
   connection: SmtpConnection,
   connector: SocketConnector,
+  inline: boolean,
 ): Promise<SmtpSendResult> {
   const message = messageOf(row, connection);
   const from = parseAddress("from", row.from_address);
@@ -111,6 +137,8 @@ async function send(
     },
     message,
     timeoutMs: ctx.config.upstream.timeoutMs,
+    finalReplyTimeoutMs: Math.max(FINAL_REPLY_TIMEOUT_MS, ctx.config.upstream.timeoutMs * 2),
+    budgetMs: inline ? INLINE_ATTEMPT_BUDGET_MS : QUEUED_ATTEMPT_BUDGET_MS,
   });
 }
 
@@ -129,8 +157,17 @@ export async function attemptDelivery(
   const claim = sql`tenant_id = ${t} and id = ${row.id} and status = 'sending' and attempts = ${attempts}`;
   let result: SmtpSendResult;
   try {
-    result = await send(ctx, row, connection, connector);
+    result = await send(ctx, row, connection, connector, input.inline);
   } catch (error) {
+    if (!(error instanceof SmtpError)) {
+      // Not the server's doing: a bug of ours or a stored message that cannot be built. Named, never
+      // its text (a query error's text holds the email's addresses and content).
+      ctx.logger.error("email attempt failed unexpectedly", {
+        tenantId: t,
+        emailId: row.id,
+        ...errorFacts(error),
+      });
+    }
     return recordFailure(ctx, input, claim, failureRecordOf(error));
   }
   const partial =
@@ -141,19 +178,67 @@ export async function attemptDelivery(
           rejectedRecipients: result.rejected,
         }
       : null;
-  const view = await settle(
-    ctx,
-    t,
-    row.id,
-    sql`update email_messages
-           set status = 'sent', smtp_response = ${result.response}, sent_at = now(),
+  const view = await recordSent(ctx, t, row, claim, result.response, partial);
+  ctx.logger.info("email sent", { tenantId: t, emailId: row.id, attempts, tls: result.tls });
+  return { kind: "sent", view };
+}
+
+/**
+ * Records a 250 (retried while Postgres is unreachable). When it cannot be recorded, the outcome is
+ * still `sent`: the Redis status copy says so, for the recovery of the stranded record to settle it
+ * from (deliver-queued-email.ts), and the caller is told the truth instead of an error that invites a
+ * second send.
+ */
+async function recordSent(
+  ctx: ServiceContext,
+  tenantId: string,
+  row: ClaimedEmail,
+  claim: SQL,
+  response: string,
+  partial: Record<string, unknown> | null,
+): Promise<EmailMessageView> {
+  const statement = sql`update email_messages
+           set status = 'sent', smtp_response = ${response}, sent_at = now(),
                error = ${partial === null ? null : JSON.stringify(partial)}::jsonb,
                next_attempt_at = null, updated_at = now()
          where ${claim}
-     returning ${EMAIL_COLUMNS}`,
-  );
-  ctx.logger.info("email sent", { tenantId: t, emailId: row.id, attempts, tls: result.tls });
-  return { kind: "sent", view };
+     returning ${EMAIL_COLUMNS}`;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await settle(ctx, tenantId, row.id, statement);
+    } catch (error) {
+      if (attempt < SENT_RECORD_TRIES && isDatabaseUnavailable(error)) {
+        await new Promise((resolve) => setTimeout(resolve, 250 * 4 ** (attempt - 1)));
+        continue;
+      }
+      ctx.logger.error("email sent but its record could not be updated", {
+        tenantId,
+        emailId: row.id,
+        ...errorFacts(error),
+      });
+      const now = new Date();
+      const view = toEmailView({
+        ...row,
+        status: "sent",
+        smtp_response: response,
+        sent_at: now,
+        error: partial,
+        next_attempt_at: null,
+        updated_at: now,
+      });
+      await cacheEmailStatus(ctx, tenantId, view);
+      return view;
+    }
+  }
+}
+
+/** What may be logged of an unexpected error: its class and SQLSTATE, never its text. */
+function errorFacts(error: unknown): Record<string, unknown> {
+  return {
+    error: error instanceof Error ? error.name : typeof error,
+    sqlstate: pgErrorOf(error)?.code ?? null,
+    databaseUnavailable: isDatabaseUnavailable(error),
+  };
 }
 
 async function recordFailure(

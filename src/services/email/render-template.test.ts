@@ -81,6 +81,20 @@ describe("email templates", () => {
       "variables.constructor": ["Missing: the template uses this variable"],
       "variables.toString": ["Missing: the template uses this variable"],
     });
+    // Nor through __proto__ or a nested object's inherited members, whatever the JSON carried.
+    const nested = {
+      subject: "s",
+      bodyText: "{{__proto__.polluted}} {{order.constructor.name}}",
+      bodyHtml: null,
+    };
+    const variables = JSON.parse('{"order": {"number": 1}, "__proto__": {"polluted": "yes"}}');
+    expect(validationDetails(() => renderTemplate(nested, { order: { number: 1 } }))).toEqual({
+      "variables.__proto__.polluted": ["Missing: the template uses this variable"],
+      "variables.order.constructor.name": ["Missing: the template uses this variable"],
+    });
+    // An own "__proto__" key (as JSON.parse makes it) is just the caller's own value; nothing global changes.
+    expect(() => renderTemplate(nested, variables)).toThrow();
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it("refuses malformed placeholders when a template is saved", () => {

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { parseAddress } from "../../adapters/email/smtp/mime";
 
 /**
  * The `smtp` connection provider (kind `email`): a tenant's own mail server or provider (Microsoft 365,
@@ -18,6 +19,23 @@ const HOST = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:
 
 /** Cloudflare Workers may not open outbound connections to port 25; submission uses 587 or 465 anyway. */
 const BLOCKED_PORT = 25;
+
+/**
+ * An address the message builder will take as it is (z.email() alone lets through forms it refuses),
+ * so a connection that saves can send: a refusal at every send would be the sender's 422 instead.
+ */
+const sendable = (schema: z.ZodEmail) =>
+  schema.refine(
+    (address) => {
+      try {
+        parseAddress("address", address);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: "Use a plain address such as support@example.com" },
+  );
 
 export const SMTP_SECURITY = ["starttls", "tls", "none"] as const;
 export type SmtpSecurityMode = (typeof SMTP_SECURITY)[number];
@@ -45,11 +63,21 @@ export const SmtpSettings = z.strictObject({
    */
   security: z.enum(SMTP_SECURITY).default("starttls"),
   /** The sender address (`From:` and the envelope's MAIL FROM). */
-  fromAddress: z.email().max(254).meta({ example: "support@example.com" }),
-  /** The sender's display name (`Acme Support`); any language (encoded as RFC 2047 words). */
-  fromName: z.string().trim().min(1).max(200).nullable().default(null),
+  fromAddress: sendable(z.email().max(254)).meta({ example: "support@example.com" }),
+  /**
+   * The sender's display name (`Acme Support`); any language (encoded as RFC 2047 words). No control
+   * characters: a line break in a header would be refused at every send (header injection).
+   */
+  fromName: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .regex(/^[^\p{Cc}]*$/u, "Must not contain line breaks or control characters")
+    .nullable()
+    .default(null),
   /** Where replies go when it is not the sender (`Reply-To:`). */
-  replyTo: z.email().max(254).nullable().default(null),
+  replyTo: sendable(z.email().max(254)).nullable().default(null),
 });
 export type SmtpSettings = z.infer<typeof SmtpSettings>;
 

@@ -32,10 +32,16 @@ export class SmtpChannel {
     this.writer = socket.writable.getWriter() as WritableStreamDefaultWriter<Uint8Array>;
   }
 
-  async write(text: string, timeoutMs: number): Promise<void> {
+  /** Writes `text`, each piece within `timeoutMs` and all of it before `deadline` (epoch ms). */
+  async write(text: string, timeoutMs: number, deadline = Number.POSITIVE_INFINITY): Promise<void> {
     const bytes = encoder.encode(text);
     for (let i = 0; i < bytes.length; i += WRITE_CHUNK) {
-      await this.within(this.writer.write(bytes.subarray(i, i + WRITE_CHUNK)), timeoutMs);
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        await this.close();
+        throw new SmtpTimeoutError("the attempt's time budget is used up");
+      }
+      await this.within(this.writer.write(bytes.subarray(i, i + WRITE_CHUNK)), Math.min(timeoutMs, left));
     }
   }
 
@@ -100,8 +106,10 @@ export async function withTimeout<T>(
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () => {
-        onTimeout();
+        // Rejected before the socket is closed: closing settles the pending read at once (as "closed"),
+        // which would otherwise win the race and report a timeout as a dropped connection.
         reject(new SmtpTimeoutError(`no answer within ${timeoutMs} ms`));
+        onTimeout();
       },
       Math.max(0, timeoutMs),
     );

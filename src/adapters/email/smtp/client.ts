@@ -34,10 +34,12 @@ import {
  *    one write and their replies are read in order;
  * 6. QUIT.
  *
- * Every read has a deadline (`timeoutMs`; the reply to the final dot gets twice that, RFC 5321
- * §4.5.3.2 gives it the longest). Failures become `SmtpError`s (errors.ts) with the step, the reply and
- * its class. Credentials are never part of an error: server texts are scrubbed of them in every form
- * they took on the wire.
+ * Every read and write has a deadline (`timeoutMs`; the reply to the final dot gets
+ * `finalReplyTimeoutMs`, by default twice that: RFC 5321 §4.5.3.2.6 gives it the longest, because a
+ * client that gives up while the server is still accepting the message sends it twice on its retry), and
+ * the whole attempt has one too (`budgetMs`), so a caller can rely on an attempt being over by then.
+ * Failures become `SmtpError`s (errors.ts) with the step, the reply and its class. Credentials are never
+ * part of an error: server texts are scrubbed of them in every form they took on the wire.
  */
 
 export type SmtpSecurity = "starttls" | "tls" | "none";
@@ -55,7 +57,12 @@ export interface SmtpSendRequest {
   clientName: string;
   envelope: { from: string; to: readonly string[] };
   message: BuiltMessage;
+  /** The deadline of each step (connect, each reply, each write). */
   timeoutMs: number;
+  /** The deadline of the reply to the end of DATA (default: twice `timeoutMs`). */
+  finalReplyTimeoutMs?: number;
+  /** The deadline of the whole attempt, whatever the steps' own deadlines (default: none). */
+  budgetMs?: number;
 }
 
 export interface SmtpSendResult {
@@ -83,6 +90,8 @@ class SmtpSession {
   private step: SmtpStep = "connect";
   private tls = false;
   private readonly scrub: Scrubber;
+  /** When the attempt's budget runs out (epoch ms). */
+  private readonly deadline: number;
 
   constructor(
     private readonly connect: SocketConnector,
@@ -90,6 +99,14 @@ class SmtpSession {
   ) {
     const c = request.credentials;
     this.scrub = scrubber(c ? credentialNeedles(c.username, c.password) : []);
+    this.deadline = Date.now() + (request.budgetMs ?? Number.POSITIVE_INFINITY);
+  }
+
+  /** A step's deadline, shortened to what is left of the attempt's budget. */
+  private within(timeoutMs: number): number {
+    const left = this.deadline - Date.now();
+    if (left <= 0) throw new SmtpTimeoutError("the attempt's time budget is used up");
+    return Math.min(timeoutMs, left);
   }
 
   async run(): Promise<SmtpSendResult> {
@@ -121,7 +138,11 @@ class SmtpSession {
     );
     this.socket = socket;
     try {
-      await withTimeout(socket.opened, r.timeoutMs, () => void socket.close().catch(() => undefined));
+      await withTimeout(
+        socket.opened,
+        this.within(r.timeoutMs),
+        () => void socket.close().catch(() => undefined),
+      );
     } catch (error) {
       if (error instanceof SmtpTimeoutError) throw error;
       throw this.failure("SMTP_CONNECTION_FAILED", "transient", `Could not connect to ${r.host}:${r.port}`, {
@@ -172,7 +193,10 @@ class SmtpSession {
     channel.release();
     let secured: Socket;
     try {
-      secured = socket.startTls({ expectedServerHostname: this.request.host });
+      // No options: the runtime verifies the certificate against the host name `connect` dialled (which
+      // is `request.host`), and workerd refuses `expectedServerHostname` ("not currently supported in
+      // startTls", a TypeError) — passing it would fail every STARTTLS send where that check is enforced.
+      secured = socket.startTls();
     } catch (error) {
       throw this.failure("SMTP_TLS_FAILED", "permanent", "The TLS handshake could not start", {
         cause: error,
@@ -330,7 +354,7 @@ class SmtpSession {
     if (data.code !== 354) this.replyFailure(data);
     this.step = "message";
     await this.write(dataPayload(message.raw));
-    const final = await this.read(this.request.timeoutMs * 2);
+    const final = await this.read(this.request.finalReplyTimeoutMs ?? this.request.timeoutMs * 2);
     if (final.code !== 250) this.replyFailure(final);
     return { response: this.formatted(final), accepted, rejected };
   }
@@ -340,9 +364,12 @@ class SmtpSession {
    * follow, RFC 2920 §3.1 has the client send an empty message (just the dot) and read its reply.
    */
   private async abandonData(data: SmtpReply | null): Promise<void> {
-    if (data?.code === 354) {
+    if (data?.code !== 354) return;
+    try {
       await this.write(".\r\n");
       await this.read();
+    } catch {
+      // The refusal that made us abandon the transaction is the outcome, not how the server ends it.
     }
   }
 
@@ -365,13 +392,13 @@ class SmtpSession {
   private async write(text: string): Promise<void> {
     const channel = this.channel;
     if (!channel) throw new Error("no SMTP connection");
-    await channel.write(text, this.request.timeoutMs);
+    await channel.write(text, this.within(this.request.timeoutMs), this.deadline);
   }
 
   private async read(timeoutMs = this.request.timeoutMs): Promise<SmtpReply> {
     const channel = this.channel;
     if (!channel) throw new Error("no SMTP connection");
-    return channel.readReply(timeoutMs);
+    return channel.readReply(this.within(timeoutMs));
   }
 
   private formatted(reply: SmtpReply): string {

@@ -94,15 +94,20 @@ export function isPrintableAscii(text: string): boolean {
   return /^[\x20-\x7e\t]*$/.test(text);
 }
 
-/** RFC 2047 §2: an encoded-word is at most 75 characters. */
-const ENCODED_WORD_LENGTH = 75;
+/**
+ * RFC 2047 §2 allows encoded-words of up to 75 characters, but also limits every header line holding one
+ * to 76. Words of at most 60 fit on the first line after the longest header name that carries them
+ * (`Reply-To: `), and on any continuation line after its leading space.
+ */
+export const ENCODED_WORD_LENGTH = 60;
 const ENCODED_WORD_PREFIX = "=?UTF-8?B?";
 const ENCODED_WORD_SUFFIX = "?=";
 
 /**
- * RFC 2047 "B" encoded-words for `text`, each ≤ 75 characters and each holding whole characters only
- * (§5: an encoded-word must not split a multi-byte character). Returned as separate words; the caller
- * joins them with folding whitespace, which decoders drop between adjacent encoded-words (§6.2).
+ * RFC 2047 "B" encoded-words for `text`, each ≤ ENCODED_WORD_LENGTH characters and each holding whole
+ * characters only (§5: an encoded-word must not split a multi-byte character). Returned as separate
+ * words; the caller joins them with folding whitespace, which decoders drop between adjacent
+ * encoded-words (§6.2).
  */
 export function encodedWords(text: string): string[] {
   // 4 base64 characters per 3 bytes: the largest byte count whose encoding fits the word.

@@ -13,7 +13,7 @@ import {
  * display names and subjects outside ASCII as RFC 2047 encoded-words, and text and/or HTML bodies as
  * quoted-printable or base64 so the whole message is 7-bit clean and travels through any server (no
  * 8BITMIME needed). Every line stays within 998 characters (RFC 5322 §2.1.1), header lines are folded
- * near 78. Header values with CR, LF or NUL are refused: a line break in a subject or a name would let
+ * at 76 (RFC 2047 §2's limit for lines with encoded-words, within RFC 5322's 78). Header values with CR, LF or NUL are refused: a line break in a subject or a name would let
  * the caller inject headers (Bcc:) or a body.
  */
 
@@ -47,9 +47,9 @@ export interface BuiltMessage {
   needsSmtpUtf8: boolean;
 }
 
-/** RFC 5322 §2.1.1: the hard limit, and the folding target for header lines. */
+/** RFC 5322 §2.1.1: the hard limit; and the folding target for header lines (see above). */
 export const MAX_LINE_LENGTH = 998;
-const FOLD_AT = 78;
+const FOLD_AT = 76;
 const BREAKS = /[\r\n\0]/;
 
 function refuseBreaks(field: string, value: string): void {
@@ -63,6 +63,10 @@ function refuseBreaks(field: string, value: string): void {
 /** RFC 5322 atext: what a dot-atom local part may hold unquoted. */
 const ATEXT = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$/;
 const DOMAIN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+/** What a domain may hold before IDNA: ASCII letters, digits, `-` and `.`, or non-ASCII letters. */
+const DOMAIN_CHARS = /^(?:[A-Za-z0-9.-]|[^\p{ASCII}])+$/u;
+/** Controls, format characters and separators: never part of an address, whatever the script. */
+const INVISIBLE = /[\p{C}\p{Z}]/u;
 
 export interface ParsedAddress {
   /** The address as it goes on the wire: domain in its ASCII (IDNA) form, local part unchanged. */
@@ -77,7 +81,9 @@ export interface ParsedAddress {
  * Checks an address is a plain `local@domain` (dot-atom local part, RFC 5321 §4.1.2; no quoted local
  * parts or address literals, which no business sender needs) and converts an internationalised domain
  * to its ASCII form (the WHATWG URL parser applies IDNA/UTS #46), so the envelope and headers stay ASCII
- * unless the local part itself is not.
+ * unless the local part itself is not. The domain is checked before the parser sees it: the parser would
+ * otherwise quietly cut `a@evil.example/x`, `a@evil.example\good.example` or `a@host:25` to a host, or
+ * turn `a@0x7f.1` into an IP address, and the email would go somewhere other than what the caller wrote.
  */
 export function parseAddress(field: string, raw: string): ParsedAddress {
   refuseBreaks(field, raw);
@@ -88,11 +94,13 @@ export function parseAddress(field: string, raw: string): ParsedAddress {
   const rawDomain = raw.slice(at + 1);
   // A local part of non-ASCII characters is allowed (SMTPUTF8); every ASCII character must be atext.
   const utf8 = !isPrintableAscii(local);
+  if (INVISIBLE.test(local)) throw invalid("The part before @ has characters an address cannot hold");
   const atoms = local.split(".");
   const atomOk = (atom: string) =>
     atom.length > 0 && [...atom].every((c) => (c.codePointAt(0) ?? 0) > 0x7f || ATEXT.test(c));
   if (!atoms.every(atomOk)) throw invalid("The part before @ has characters an address cannot hold");
   if (new TextEncoder().encode(local).length > 64) throw invalid("The part before @ is over 64 octets");
+  if (!DOMAIN_CHARS.test(rawDomain) || INVISIBLE.test(rawDomain)) throw invalid("The domain is not valid");
   let domain: string;
   try {
     domain = new URL(`http://${rawDomain}`).hostname;
@@ -100,7 +108,13 @@ export function parseAddress(field: string, raw: string): ParsedAddress {
     throw invalid("The domain is not valid");
   }
   const labels = domain.split(".");
-  if (domain.length > 253 || labels.length < 2 || !labels.every((l) => DOMAIN_LABEL.test(l))) {
+  if (
+    domain.length > 253 ||
+    labels.length < 2 ||
+    !labels.every((l) => DOMAIN_LABEL.test(l)) ||
+    // No top-level domain is numeric: an all-digit last label is an IP address in disguise.
+    /^[0-9]+$/.test(labels.at(-1) ?? "")
+  ) {
     throw invalid("The domain is not valid");
   }
   return { address: `${local}@${domain}`, local, domain, utf8 };
@@ -193,12 +207,14 @@ function subjectHeader(subject: string): string {
     !subject.includes("=?") &&
     words.every((w) => w.length <= FOLD_AT - "Subject: ".length);
   if (plain) {
-    // Folding replaces one of the spaces between words by CRLF + that space.
+    // Folding replaces one of the spaces between words by CRLF + that space; never within the trailing
+    // spaces, so no line is only whitespace (RFC 5322 §3.2.2), whatever runs of spaces the subject has.
+    const lastWord = words.findLastIndex((w) => w !== "");
     let line = "Subject:";
     const lines: string[] = [];
     words.forEach((word, i) => {
       const piece = ` ${word}`;
-      if (i > 0 && line.length + piece.length > FOLD_AT) {
+      if (i > 0 && i <= lastWord && line.length + piece.length > FOLD_AT) {
         lines.push(line);
         line = piece;
       } else {
@@ -286,7 +302,8 @@ export function buildMessage(message: OutgoingMessage, options: { boundary?: str
   let body: string;
   if (text !== null && html !== null) {
     const boundary = options.boundary ?? newBoundary();
-    headers.push(`Content-Type: multipart/alternative; boundary="${boundary}"`);
+    // Folded before the parameter: on one line it would pass 76 characters.
+    headers.push(`Content-Type: multipart/alternative;\r\n boundary="${boundary}"`);
     // RFC 2046 §5.1.4: alternatives in increasing order of preference, so HTML last.
     body = [
       "This is a multi-part message in MIME format.",

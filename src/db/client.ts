@@ -32,10 +32,8 @@ function configureDriver(config: AppConfig): void {
   configuredFor = key;
   const timeoutMs = config.dbTimeoutMs;
   neonConfig.fetchFunction = (input: RequestInfo | URL, init?: RequestInit) => {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
     const metrics = currentMetrics();
-    const send = () => fetch(input, { ...init, signal });
+    const send = () => fetchWithin(timeoutMs, input, init);
     return metrics ? timed((ms) => metrics.recordDb(ms), send) : send();
   };
   if (config.neonHttpEndpoint) neonConfig.fetchEndpoint = config.neonHttpEndpoint;
@@ -87,4 +85,35 @@ function countStatements(client: Client): void {
     }
     return result;
   };
+}
+
+/**
+ * One HTTP query with a deadline covering the response body too. Not `AbortSignal.timeout`: its timer
+ * outlives the query (it cannot be cancelled), and a pending timer keeps a Durable Object (a chat
+ * session) from hibernating or being evicted for the whole timeout after every Postgres call. The body
+ * is a small JSON result the driver reads whole anyway, so it is read here, inside the deadline, and
+ * the timer is cleared as soon as the query is done.
+ */
+export async function fetchWithin(
+  timeoutMs: number,
+  input: RequestInfo | URL,
+  init?: RequestInit,
+): Promise<Response> {
+  const deadline = new AbortController();
+  const timer = setTimeout(
+    () => deadline.abort(new DOMException("The operation timed out", "TimeoutError")),
+    timeoutMs,
+  );
+  const signal = init?.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal;
+  try {
+    const response = await fetch(input, { ...init, signal });
+    const body = await response.arrayBuffer();
+    return new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -118,7 +118,13 @@ export class ChatSession extends DurableObject<Env> {
   private botRun: Promise<void> | null = null;
   private botBacklog: ChatMessageView | null = null;
   private ticketSync: Promise<void> | null = null;
+  /**
+   * Bumped each time the ticket is owed more (handover, agent left, close): a sync that was already
+   * under way when more was owed sends the rest before it counts as done.
+   */
+  private ticketRequests = 0;
   private closing: Promise<void> | null = null;
+  private archiving: Promise<void> | null = null;
   /** The final view of a chat archived by this instance (its storage is gone). */
   private archivedView: ChatSessionView | null = null;
   private log: Logger;
@@ -224,7 +230,7 @@ export class ChatSession extends DurableObject<Env> {
       if (!joined) return this.view(session);
       session.status = status;
       session.lastActivityAt = now.getTime();
-      this.store.save(session);
+      this.persist(session);
       this.appendSystem(SYSTEM_TEXT.agentJoined(input.agent.name), {
         event: "agent_joined",
         userId: input.agent.userId,
@@ -259,9 +265,9 @@ export class ChatSession extends DurableObject<Env> {
         } else {
           // Waiting again: the ticket (opened now if the agent took the chat straight from the bot) hears it.
           session.handoverReason ??= "agent_left";
-          session.ticketPending = true;
+          this.oweTicket(session);
         }
-        this.store.save(session);
+        this.persist(session);
       }
       this.broadcastSession();
       if (session.ticketPending) await this.syncTicket();
@@ -555,7 +561,7 @@ export class ChatSession extends DurableObject<Env> {
     });
     if (result.duplicate) return result;
     session.lastActivityAt = now.getTime();
-    this.store.save(session);
+    this.persist(session);
     this.broadcast({ type: "message", message: result.message });
     if (participant.kind === "customer" && session.status === "bot") this.replyWithBot(result.message);
     this.maybeSyncSummary();
@@ -669,9 +675,9 @@ export class ChatSession extends DurableObject<Env> {
     const session = this.requireOpen();
     session.status = nextStatus(session.status, "handover");
     session.handoverReason = reason;
-    session.ticketPending = true;
+    this.oweTicket(session);
     session.lastActivityAt = Date.now();
-    this.store.save(session);
+    this.persist(session);
     this.appendSystem(reason === "customer_request" ? SYSTEM_TEXT.handover : SYSTEM_TEXT.aiHandover, {
       event: "handover",
       reason,
@@ -694,9 +700,23 @@ export class ChatSession extends DurableObject<Env> {
     return this.ticketSync;
   }
 
+  private oweTicket(session: StoredSession): void {
+    session.ticketPending = true;
+    this.ticketRequests += 1;
+  }
+
   private async runTicketSync(): Promise<void> {
-    const session = this.session;
-    if (!session?.ticketPending) return;
+    for (;;) {
+      const session = this.session;
+      if (!session?.ticketPending) return;
+      // Stays pending when more was owed while this part was on its way (the chat closed, the agent
+      // left): the loop sends the rest.
+      if (!(await this.sendTicketPart(session, this.ticketRequests))) return;
+    }
+  }
+
+  /** One part of the transcript to the ticket; false when it failed (and a retry is scheduled). */
+  private async sendTicketPart(session: StoredSession, requested: number): Promise<boolean> {
     const transcript = this.store.messagesAfter(session.transcriptSeq, 100_000);
     try {
       const result = await recordChatHandover({
@@ -711,18 +731,20 @@ export class ChatSession extends DurableObject<Env> {
           firstCustomerMessage: this.store.allMessages().find((m) => m.role === "customer")?.body,
           onTicket: (ticketId) => {
             session.ticketId = ticketId;
-            this.store.save(session);
+            this.persist(session);
           },
         },
       });
       session.ticketId = result.ticketId;
       session.transcriptSeq = transcript.at(-1)?.seq ?? session.transcriptSeq;
-      session.ticketPending = false;
+      session.ticketPending = this.ticketRequests !== requested;
       this.settled(session);
       this.broadcastSession();
+      return true;
     } catch (error) {
       this.log.warn("ticket for chat handover failed; retrying", { error: describeError(error) });
       await this.retryLater(session);
+      return false;
     }
   }
 
@@ -756,14 +778,23 @@ export class ChatSession extends DurableObject<Env> {
       session.retryAttempts = 0;
       session.retryAt = null;
     }
-    this.store.save(session);
+    this.persist(session);
+  }
+
+  /**
+   * Saves the session row, unless the chat was archived meanwhile (a call that awaited Postgres while
+   * the close archived it): its storage is gone and must stay gone.
+   */
+  private persist(session: StoredSession): void {
+    if (this.session === session) this.store.save(session);
   }
 
   private async retryLater(session: StoredSession): Promise<void> {
+    if (this.session !== session) return;
     session.retryAttempts += 1;
     session.retryAt =
       Date.now() + backoffSeconds(session.retryAttempts, { baseSeconds: 5, capSeconds: 3600 }) * 1000;
-    this.store.save(session);
+    this.persist(session);
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > session.retryAt) await this.ctx.storage.setAlarm(session.retryAt);
   }
@@ -783,9 +814,9 @@ export class ChatSession extends DurableObject<Env> {
     session.closedAt = new Date().toISOString();
     session.closeReason = reason;
     session.archivePending = true;
-    // The ticket of a handed-over chat gets the rest of the conversation.
-    if (session.ticketId) session.ticketPending = true;
-    this.store.save(session);
+    // The ticket of a handed-over chat (or one being opened right now) gets the rest of the conversation.
+    if (session.ticketId || session.ticketPending) this.oweTicket(session);
+    this.persist(session);
     this.appendSystem(SYSTEM_TEXT.closed[reason], { event: "closed", reason });
     this.broadcastSession();
     this.broadcast({ type: "closed", reason });
@@ -805,7 +836,15 @@ export class ChatSession extends DurableObject<Env> {
    * one Postgres transaction, then the object's storage and alarm are deleted. Any failure keeps the
    * storage and retries from the alarm, with backoff, until it succeeds.
    */
-  private async finishClosed(): Promise<void> {
+  private finishClosed(): Promise<void> {
+    // The idle alarm may fire while a close call is still archiving: one archive at a time.
+    this.archiving ??= this.runArchive().finally(() => {
+      this.archiving = null;
+    });
+    return this.archiving;
+  }
+
+  private async runArchive(): Promise<void> {
     const session = this.session;
     if (session?.status !== "closed") return;
     if (session.ticketPending) await this.syncTicket();

@@ -4,7 +4,16 @@
 import { describe, expect, inject, it } from "vitest";
 import type { ChatSessionView } from "../../src/services/chat/chat-model";
 import { bearer } from "../support/auth";
-import { CHATS, chatTenant, customer, openSocket, PUBLIC_CHAT, scriptBot, startChat } from "../support/chat";
+import {
+  CHATS,
+  chatObject,
+  chatTenant,
+  customer,
+  openSocket,
+  PUBLIC_CHAT,
+  scriptBot,
+  startChat,
+} from "../support/chat";
 import { call, envelope, ownerSql } from "../support/harness";
 
 interface TicketRow {
@@ -248,5 +257,22 @@ describe("handover to a human", { timeout: 30_000 }, () => {
     expect(comments[1]?.body).toContain("Test User: Back in stock Monday.");
     expect(comments[1]?.body).toContain("Assistant: Anything else?");
     expect(comments[1]?.body).toContain("System: The customer closed the chat.");
+  });
+
+  it("a chat closed while its handover ticket is being opened: the ticket still gets the end of it", async () => {
+    const { agent } = await chatTenant();
+    const chat = await startChat(agent.tenant, { message: { body: "Where is my parcel?" } });
+    const id = chat.session.id;
+    const object = chatObject(id);
+    // The close arrives while the handover is still writing the ticket (the object awaits Postgres).
+    const handedOver = object.handover({ tenantId: agent.tenant.id });
+    const closed = object.close({ tenantId: agent.tenant.id, reason: "customer" });
+    expect((await handedOver).ok).toBe(true);
+    expect(await closed).toMatchObject({ ok: true, value: { status: "closed" } });
+    const tickets = await ticketsOf(agent.tenant.id);
+    expect(tickets).toHaveLength(1);
+    const transcript = (await commentsOf(tickets[0]?.id ?? "")).map((c) => c.body).join("\n");
+    expect(transcript).toContain(": Where is my parcel?");
+    expect(transcript).toContain("System: The customer closed the chat.");
   });
 });

@@ -124,14 +124,37 @@ export async function* streamAiReply({
 
 type Log = ServiceContext["logger"];
 
+/**
+ * The whole reply runs under one deadline. Its timer is cleared when the reply ends: `AbortSignal.timeout`
+ * cannot be cancelled, and a pending timer keeps a chat's Durable Object awake for the full
+ * `maxReplySeconds` after every reply.
+ */
 async function* converse(
   ctx: ServiceContext,
   connection: CozeConnection,
   input: AiReplyInput,
   log: Log,
 ): AsyncGenerator<AiReplyEvent, void, undefined> {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException("The AI reply deadline passed", "TimeoutError")),
+    connection.settings.maxReplySeconds * 1000,
+  );
+  try {
+    yield* converseWithin(ctx, connection, input, log, controller.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function* converseWithin(
+  ctx: ServiceContext,
+  connection: CozeConnection,
+  input: AiReplyInput,
+  log: Log,
+  deadline: AbortSignal,
+): AsyncGenerator<AiReplyEvent, void, undefined> {
   const { settings, credentials } = connection;
-  const deadline = AbortSignal.timeout(settings.maxReplySeconds * 1000);
   const client = createCozeClient({
     apiBase: ctx.config.cozeApiBase.replaceAll("{region}", settings.region),
     region: settings.region,

@@ -72,6 +72,40 @@ describe("Shopify order search (order lookup)", () => {
     expect(doc.cost).toBeLessThanOrEqual(1000);
   });
 
+  it("a customer's text is one quoted value: connectives, fields, colons, quotes and backslashes stay inside it", () => {
+    const hostile = [
+      "1001 OR status:any",
+      "1001) OR (name:*",
+      '1001" OR name:"1002',
+      '1001\\" OR email:"x@y.example',
+      "-name:1001",
+      "NOT 1001",
+      "1001\nOR created_at:>2020-01-01",
+    ];
+    for (const text of hostile) {
+      const search = orderLookupSearch({ orderNumber: text }) ?? "";
+      // name:"…" and nothing after it: the only quotes are the two that open and close the value.
+      expect(search, text).toMatch(/^name:"[^"\\]*"$/);
+      expect(search.split('"'), text).toHaveLength(3);
+      const email = orderLookupSearch({ email: `${text}@example.com` }) ?? "";
+      expect(email, text).toMatch(/^email:"[^"\\]*"$/);
+    }
+    // Phone numbers go in as their digits only.
+    expect(orderLookupSearch({ phone: '+1 650" OR status:any' })).toBe('"1650"');
+  });
+
+  it("the fake, like Shopify, reads a quoted value as one term: a smuggled OR finds neither order", async () => {
+    const shop = newShop();
+    const [first, second] = shopify.seedOrders(shop.shop, 2);
+    if (!first || !second) throw new Error("seed failed");
+    const adapter = shopifyAdapter(shop);
+    const smuggled = await adapter.searchOrders({
+      criteria: { orderNumber: `${first.name} OR name:${second.name}` },
+      limit: 3,
+    });
+    expect(smuggled.orders).toEqual([]);
+  });
+
   it("finds an order by its number (with or without #, any case), by email and by phone; all criteria must match", async () => {
     const shop = newShop();
     const [first, second] = shopify.seedOrders(shop.shop, [

@@ -6,9 +6,10 @@ import { assetsForOrderLines } from "../../src/services/product-assets/assets-fo
 import { bearer, signedInUser } from "../support/auth";
 import { testContext } from "../support/context";
 import { call, envelope, ownerSql } from "../support/harness";
-import { CONNECTIONS, type Connection, createChannelConnection, createErpConnection } from "../support/hub";
-import { shopifyFake, simulatedQueues } from "../support/sync";
-import { randomTikTokShopId, tiktokFake } from "../support/webhooks";
+import { createChannelConnection, createErpConnection } from "../support/hub";
+import { createTikTokStore, pullStoreOrders } from "../support/stores";
+import { shopifyFake } from "../support/sync";
+import { tiktokFake } from "../support/webhooks";
 
 const SYNC = "/api/v1/product-assets/sync";
 
@@ -55,12 +56,6 @@ interface OrderAssets {
   }[];
 }
 
-function randomHex(bytes: number): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) =>
-    b.toString(16).padStart(2, "0"),
-  ).join("");
-}
-
 async function shop() {
   const admin = await signedInUser({ superuser: true });
   const agent = await signedInUser({ tenant: admin.tenant, permissions: ["orders:read"] });
@@ -76,48 +71,6 @@ async function shop() {
   return { admin, agent, connection, sync, tenantId: admin.tenant.id };
 }
 
-async function tiktokStore(token: string) {
-  const shopId = randomTikTokShopId();
-  const credentials = {
-    appKey: `6${randomHex(6)}`,
-    appSecret: randomHex(20),
-    accessToken: `ROW_${randomHex(24)}`,
-    shopCipher: `ROW_${randomHex(16)}`,
-  };
-  const response = await call(
-    CONNECTIONS,
-    bearer(token, {
-      method: "POST",
-      body: { provider: "tiktok", account: shopId, displayName: "Acme TikTok", credentials },
-    }),
-  );
-  const created = await envelope<Connection>(response);
-  if (!created.data) throw new Error(`TikTok connection: ${JSON.stringify(created)}`);
-  await tiktokFake.registerShop({
-    shopId,
-    appKey: credentials.appKey,
-    appSecret: credentials.appSecret,
-    accessToken: credentials.accessToken,
-    cipher: credentials.shopCipher,
-  });
-  return { connection: created.data, shopId };
-}
-
-async function pullOrders(tenantId: string, connectionId: string) {
-  const queues = simulatedQueues(tenantId);
-  await queues.send("channel-pull", {
-    type: "stream.run",
-    tenantId,
-    connectionId,
-    resource: "orders",
-    trigger: "manual",
-  });
-  await queues.drain();
-  return (await ownerSql()`
-    select id, external_id from orders where tenant_id = ${tenantId} and connection_id = ${connectionId}
-     order by placed_at, external_id`) as unknown as { id: string; external_id: string }[];
-}
-
 describe("syncing product pictures from a store", () => {
   it("stores one asset per pictured Shopify variant; again changes nothing; a new picture is an update", async () => {
     const s = await shop();
@@ -131,6 +84,7 @@ describe("syncing product pictures from a store", () => {
       updated: 0,
       unchanged: 0,
       withoutImage: 1,
+      removed: 0,
       rejected: { count: 0, items: [] },
       nextCursor: null,
       done: true,
@@ -173,6 +127,76 @@ describe("syncing product pictures from a store", () => {
     });
   });
 
+  it("a picture taken away at the store is taken away here; an older read never undoes a newer one", async () => {
+    const s = await shop();
+    await s.sync();
+    const products = async () =>
+      (
+        await shopifyFake.control<{ products: { id: string; title: string }[] }>(
+          `products?shop=${encodeURIComponent(s.connection.account)}`,
+        )
+      ).products;
+    const capId = (await products()).find((p) => p.title === "Canvas Cap")?.id;
+    const mugId = (await products()).find((p) => p.title === "Enamel Mug")?.id;
+    const capRow = async () =>
+      (
+        await ownerSql()`
+        select image_url from product_assets where tenant_id = ${s.tenantId} and sku = 'TW-CAP-OLV'`
+      )[0];
+
+    // Tradewind holds a newer read of the cap than the store is about to give: the store's change loses.
+    await ownerSql()`
+      update product_assets set source_updated_at = now() + interval '1 day'
+       where tenant_id = ${s.tenantId} and sku = 'TW-CAP-OLV'`;
+    const kept = await capRow();
+    await shopifyFake.control("products/update", {
+      body: {
+        shop: s.connection.account,
+        id: capId,
+        patch: { images: [{ url: "https://cdn.shopify.com/s/files/1/0712/3456/7890/files/cap-old.jpg" }] },
+      },
+    });
+    expect((await s.sync()).body.data).toMatchObject({ created: 0, updated: 0, removed: 0, unchanged: 7 });
+    expect(await capRow()).toEqual(kept);
+    await shopifyFake.control("products/update", {
+      body: { shop: s.connection.account, id: capId, patch: { images: [] } },
+    });
+    expect((await s.sync()).body.data).toMatchObject({ withoutImage: 2, removed: 0 });
+    expect(await capRow()).toEqual(kept);
+
+    // The store's read is the newer one: the mug's picture, now gone there, goes here too.
+    await shopifyFake.control("products/update", {
+      body: { shop: s.connection.account, id: mugId, patch: { images: [] } },
+    });
+    expect((await s.sync()).body.data).toMatchObject({ withoutImage: 3, removed: 1 });
+    const mugRows = await ownerSql()`
+      select 1 from product_assets a where a.tenant_id = ${s.tenantId} and a.title = 'Enamel Mug'`;
+    expect(mugRows).toEqual([]);
+  });
+
+  it("a cursor the store refuses is a 422 naming the cursor, for Shopify and for TikTok", async () => {
+    const s = await shop();
+    const shopify = await s.sync({ cursor: "bm90LWEtY3Vyc29y" });
+    expect(shopify.status).toBe(422);
+    expect(shopify.body.error).toEqual({
+      code: "VALIDATION_ERROR",
+      message: "The store did not accept the cursor",
+      details: {
+        cursor: ["Pass back the nextCursor of this store's previous sync, or omit it to start over"],
+      },
+    });
+    const tiktok = await createTikTokStore(s.admin.token, "Acme TikTok");
+    const response = await call(
+      SYNC,
+      bearer(s.admin.token, {
+        method: "POST",
+        body: { connectionId: tiktok.connection.id, cursor: "not-a-page-token" },
+      }),
+    );
+    expect(response.status).toBe(422);
+    expect((await envelope(response)).error?.details).toHaveProperty("cursor");
+  });
+
   it("is bounded: one page per call when asked, continued with the cursor until done", async () => {
     const s = await shop();
     await shopifyFake.control("products", {
@@ -197,7 +221,7 @@ describe("syncing product pictures from a store", () => {
 
   it("reads a TikTok shop's products through Search Products and Get Product", async () => {
     const s = await shop();
-    const tiktok = await tiktokStore(s.admin.token);
+    const tiktok = await createTikTokStore(s.admin.token, "Acme TikTok");
     await tiktokFake.control("products", { shopId: tiktok.shopId, demo: true });
     const response = await call(
       SYNC,
@@ -269,7 +293,7 @@ describe("pictures for order lines", () => {
         ],
       },
     });
-    const [order] = await pullOrders(s.tenantId, s.connection.id);
+    const [order] = await pullStoreOrders(s.tenantId, s.connection.id);
     await s.sync();
 
     const response = await call(`/api/v1/orders/${order?.id}/assets`, bearer(s.agent.token));
@@ -290,7 +314,7 @@ describe("pictures for order lines", () => {
 
   it("the bot's matcher: a TikTok order line matched by its SKU id; a SKU pictured only in another store by SKU", async () => {
     const s = await shop();
-    const tiktok = await tiktokStore(s.admin.token);
+    const tiktok = await createTikTokStore(s.admin.token, "Acme TikTok");
     await tiktokFake.control("products", { shopId: tiktok.shopId, demo: true });
     await tiktokFake.seedOrders(tiktok.shopId, [
       {},
@@ -300,7 +324,7 @@ describe("pictures for order lines", () => {
         ],
       },
     ]);
-    const [withMug, withCap] = await pullOrders(s.tenantId, tiktok.connection.id);
+    const [withMug, withCap] = await pullStoreOrders(s.tenantId, tiktok.connection.id);
     await s.sync();
     await call(SYNC, bearer(s.admin.token, { method: "POST", body: { connectionId: tiktok.connection.id } }));
 
@@ -363,7 +387,7 @@ describe("product assets: tenant isolation and security", () => {
     const b = await shop();
     await a.sync();
     await shopifyFake.control("orders", { body: { shop: a.connection.account, count: 1 } });
-    const [aOrder] = await pullOrders(a.tenantId, a.connection.id);
+    const [aOrder] = await pullStoreOrders(a.tenantId, a.connection.id);
 
     const list = await call("/api/v1/product-assets?sku=TW-TEE-BLK-M", bearer(b.agent.token));
     expect((await envelope<{ items: Asset[] }>(list)).data?.items).toEqual([]);

@@ -117,6 +117,9 @@ const SyncResultSchema = z
     updated: z.number().int(),
     unchanged: z.number().int().meta({ description: "Stored already with the same or a newer source time" }),
     withoutImage: z.number().int().meta({ description: "Variants without any picture (not stored)" }),
+    removed: z.number().int().meta({
+      description: "Stored pictures deleted because their variant has none at the store any more",
+    }),
     rejected: z.object({
       count: z.number().int(),
       items: z.array(z.object({ productExternalId: z.string(), error: z.string() })),

@@ -4,19 +4,20 @@ import { cacheKeys } from "../../cache/keys";
 import { UnauthorizedError } from "../../lib/errors";
 import type { ServiceContext } from "../context";
 import { criteriaHash, type OrderLookupInput, parseLookupCriteria } from "./criteria";
-import { type OrderLookupResult, searchAllStores } from "./search-stores";
+import { lookupFailureForLog, type OrderLookupResult, searchAllStores } from "./search-stores";
 
 /**
  * Order lookup for customer service and the chat bot: a customer's orders across every store of the
  * tenant, by order number, email or phone (every one given must match).
  *
  * Cached with stale-while-revalidate (`lookup:orders:*`, see src/cache/keys.ts): an answer younger than
- * `freshSeconds` is served as it is; an older one (kept up to `ttlSeconds`) is served at once and
- * refreshed in the background, under a lock so one refresh runs however many callers see it stale. An
- * answer missing a store (`partial`) is stale from the start, so the next lookup asks again. The cache
- * is per tenant and the criteria enter its keys only hashed. Each lookup also marks its tenant as using
- * lookups (`lookup:active-tenants`): the cron warms only those, so no store's rate budget is spent on a
- * tenant that never looks orders up.
+ * `freshSeconds` (counted from when its stores were asked) is served as it is; an older one (kept up to
+ * `ttlSeconds`) is served at once and refreshed in the background, under a lock so one refresh runs
+ * however many callers see it stale. An answer missing a store (`partial`) is stale from the start, so
+ * the next lookup asks again. Answers are written conditionally (`storeLookupAnswer`): never over a later
+ * one, and a partial one never over a fresh complete one. The cache is per tenant and the criteria enter
+ * its keys only hashed. Each lookup also marks its tenant as using lookups (`lookup:active-tenants`): the
+ * cron warms only those, so no store's rate budget is spent on a tenant that never looks orders up.
  */
 
 export interface OrderLookupView extends OrderLookupResult {
@@ -26,16 +27,21 @@ export interface OrderLookupView extends OrderLookupResult {
   ageSeconds: number;
 }
 
+/** An entry as read back: when its stores were asked, and what they said. */
 interface CachedLookup {
-  storedAt: number;
+  searchedAt: number;
   result: OrderLookupResult;
 }
 
+/**
+ * An entry is a hash — `searchedAt` (epoch ms the stores were asked), `complete` (1, or 0 for a partial
+ * answer) and `result` (JSON) — so the conditional write below can compare answers without decoding them.
+ */
 function isCachedLookup(value: unknown): value is CachedLookup {
   if (typeof value !== "object" || value === null) return false;
   const entry = value as Partial<CachedLookup>;
   return (
-    typeof entry.storedAt === "number" &&
+    typeof entry.searchedAt === "number" &&
     typeof entry.result === "object" &&
     entry.result !== null &&
     Array.isArray(entry.result.orders) &&
@@ -52,29 +58,70 @@ export function lookupCacheKeys(ctx: ServiceContext, tenantId: string, hash: str
 
 function isFresh(entry: CachedLookup, now: number): boolean {
   if (entry.result.partial) return false;
-  return now - entry.storedAt < cacheKeys.orderLookup.freshSeconds * 1000;
+  return now - entry.searchedAt < cacheKeys.orderLookup.freshSeconds * 1000;
 }
 
 async function readCached(ctx: ServiceContext, key: string): Promise<CachedLookup | null> {
   const redis = ctx.cache.redis;
   if (redis === null) return null;
   try {
-    const value = await redis.get<unknown>(key);
+    const value = await redis.hgetall<Record<string, unknown>>(key);
     return isCachedLookup(value) ? value : null;
   } catch (error) {
     // The cache is a speed-up here: without it, the stores are asked.
-    ctx.logger.warn("order lookup cache read failed", { error: String(error) });
+    ctx.logger.warn("order lookup cache read failed", lookupFailureForLog(error));
     return null;
   }
 }
 
-async function storeCached(ctx: ServiceContext, key: string, result: OrderLookupResult): Promise<void> {
+/**
+ * Answers are written from several places at once — a miss, the background refresh of a stale answer,
+ * the cron's warm-up — and finish in any order, so the write is conditional and atomic: an answer never
+ * replaces one whose stores were asked later, and a partial answer never replaces a complete one that is
+ * still fresh (one store's hiccup must not take its orders out of a good answer).
+ * KEYS[1] the entry; ARGV: searchedAt (ms), complete (1|0), result (JSON), fresh period (ms), TTL (s).
+ */
+const STORE_IF_NOT_WORSE = `
+local kept = tonumber(redis.call('HGET', KEYS[1], 'searchedAt'))
+if kept then
+  local at = tonumber(ARGV[1])
+  if kept > at then return 0 end
+  if ARGV[2] == '0' and redis.call('HGET', KEYS[1], 'complete') == '1' and at - kept < tonumber(ARGV[4]) then
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], 'searchedAt', ARGV[1], 'complete', ARGV[2], 'result', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1`;
+
+/**
+ * Stores `result` unless the cache holds a better answer (see STORE_IF_NOT_WORSE). Resolves in every case
+ * (a Redis failure is logged and counted by `updateCache`); true when it was stored.
+ */
+export async function storeLookupAnswer(
+  ctx: ServiceContext,
+  key: string,
+  result: OrderLookupResult,
+): Promise<boolean> {
   const redis = ctx.cache.redis;
-  if (redis === null) return;
-  const entry: CachedLookup = { storedAt: Date.now(), result };
-  await updateCache(ctx, "order lookup", () =>
-    redis.set(key, entry, { ex: cacheKeys.orderLookup.ttlSeconds }),
-  );
+  if (redis === null) return false;
+  const searchedAt = Date.parse(result.searchedAt);
+  let stored = false;
+  await updateCache(ctx, "order lookup", async () => {
+    const written = await redis.eval<string[], number>(
+      STORE_IF_NOT_WORSE,
+      [key],
+      [
+        String(searchedAt),
+        result.partial ? "0" : "1",
+        JSON.stringify(result),
+        String(cacheKeys.orderLookup.freshSeconds * 1000),
+        String(cacheKeys.orderLookup.ttlSeconds),
+      ],
+    );
+    stored = Number(written) === 1;
+  });
+  return stored;
 }
 
 /**
@@ -98,15 +145,16 @@ export async function refreshLookup(
       "OK";
     if (!held) return "busy";
   } catch (error) {
-    ctx.logger.warn("order lookup refresh lock unavailable", { error: String(error) });
+    ctx.logger.warn("order lookup refresh lock unavailable", lookupFailureForLog(error));
     return "failed";
   }
   try {
     const result = await searchAllStores(ctx, tenantId, criteria);
-    await storeCached(ctx, keys.entry, result);
+    await storeLookupAnswer(ctx, keys.entry, result);
     return "refreshed";
   } catch (error) {
-    ctx.logger.error("order lookup refresh failed", { error: String(error) });
+    // Never String(error): a failed query's message carries its parameters (the customer's email or phone).
+    ctx.logger.error("order lookup refresh failed", lookupFailureForLog(error));
     return "failed";
   } finally {
     await redis
@@ -173,13 +221,13 @@ export async function lookUpOrders({
   const cached = await readCached(ctx, keys.entry);
   const now = Date.now();
   if (cached !== null) {
-    const ageSeconds = Math.max(0, Math.floor((now - cached.storedAt) / 1000));
+    const ageSeconds = Math.max(0, Math.floor((now - cached.searchedAt) / 1000));
     if (isFresh(cached, now)) return { ...cached.result, cache: "fresh", ageSeconds };
     ctx.waitUntil(refreshLookup(ctx, tenantId, criteria, hash));
     return { ...cached.result, cache: "stale", ageSeconds };
   }
   const result = await searchAllStores(ctx, tenantId, criteria);
-  ctx.waitUntil(storeCached(ctx, keys.entry, result));
+  ctx.waitUntil(storeLookupAnswer(ctx, keys.entry, result));
   return { ...result, cache: "miss", ageSeconds: 0 };
 }
 

@@ -7,6 +7,7 @@ import {
   phoneDigits,
 } from "../../adapters/channels/order-search";
 import { isDatabaseUnavailable } from "../../cache/dual-write";
+import { pgErrorOf } from "../../db/errors";
 import { tenantBatch } from "../../db/tenant";
 import { Order } from "../../domain/commerce";
 import { isOrderStatus } from "../../domain/order-state";
@@ -151,10 +152,29 @@ function storedMatches(rows: readonly StoredRow[], criteria: OrderSearchCriteria
   return out;
 }
 
+/** A store that did not answer within the lookup's deadline (see `within`). */
+class DeadlineExceeded extends Error {
+  override name = "DeadlineExceeded";
+}
+
 /** A caller-safe account of why a store's search failed: our typed errors' messages, nothing else. */
 function describe(error: unknown): string {
-  if (error instanceof AppError) return error.message.slice(0, 300);
+  if (error instanceof AppError || error instanceof DeadlineExceeded) return error.message.slice(0, 300);
   return "The store could not be searched (internal error)";
+}
+
+/**
+ * Log fields for a lookup's failure: our typed errors' code and message (adapters scrub theirs); for
+ * anything else only its class and SQLSTATE — a failed query's message carries its parameters, which
+ * here are the customer's email or phone.
+ */
+export function lookupFailureForLog(error: unknown): Record<string, string> {
+  if (error instanceof AppError) return { errorCode: error.code, error: error.message.slice(0, 300) };
+  const sqlstate = pgErrorOf(error)?.code;
+  return {
+    error: error instanceof Error ? error.name : typeof error,
+    ...(sqlstate === undefined ? {} : { sqlstate }),
+  };
 }
 
 function isTimeout(error: unknown): boolean {
@@ -165,13 +185,11 @@ function isTimeout(error: unknown): boolean {
   return causeName === "TimeoutError" || /timed out/i.test(error.message);
 }
 
-class DeadlineExceeded extends Error {}
-
 /** `promise`, or a DeadlineExceeded after `ms` (the promise itself keeps running and is left to finish). */
 async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineExceeded(`no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new DeadlineExceeded(`The store gave no answer within ${ms} ms`)), ms);
   });
   try {
     return await Promise.race([promise, late]);
@@ -228,7 +246,7 @@ async function searchStore(
       connectionId: row.id,
       provider: row.provider,
       status,
-      error: describe(error),
+      ...lookupFailureForLog(error),
     });
     return { store: { ...base, status, error: describe(error) }, orders: [] };
   }

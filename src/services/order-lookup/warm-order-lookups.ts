@@ -3,6 +3,7 @@ import { normaliseCriteria, type OrderSearchCriteria } from "../../adapters/chan
 import type { ServiceContext } from "../context";
 import { canonicalCriteria, criteriaHash } from "./criteria";
 import { activeLookupTenants, hasFreshLookup, refreshLookup } from "./look-up-orders";
+import { lookupFailureForLog } from "./search-stores";
 
 /** Orders placed this recently are the ones customers ask about. */
 const PLACED_WITHIN_SECONDS = 24 * 60 * 60;
@@ -38,7 +39,14 @@ export async function warmOrderLookups({
 }): Promise<{ warmed: number; fresh: number; busy: number; failed: number }> {
   const outcome = { warmed: 0, fresh: 0, busy: 0, failed: 0 };
   if (ctx.cache.redis === null) return outcome;
-  const tenants = await activeLookupTenants(ctx, PLACED_WITHIN_SECONDS * 1000, MAX_TENANTS);
+  let tenants: string[];
+  try {
+    tenants = await activeLookupTenants(ctx, PLACED_WITHIN_SECONDS * 1000, MAX_TENANTS);
+  } catch (error) {
+    // Warming is a speed-up: with Redis down there is nothing to warm into, and the run is not a failure.
+    ctx.logger.warn("order lookup warm-up skipped: active tenants unavailable", lookupFailureForLog(error));
+    return outcome;
+  }
   if (tenants.length === 0) return outcome;
   const candidates = await ctx.db.http.execute<Candidate>(sql`
     select tenant_id, external_number, customer_email
@@ -74,7 +82,10 @@ export async function warmOrderLookups({
         else outcome[done] += 1;
       } catch (error) {
         outcome.failed += 1;
-        ctx.logger.warn("order lookup warm-up failed", { tenantId: job.tenantId, error: String(error) });
+        ctx.logger.warn("order lookup warm-up failed", {
+          tenantId: job.tenantId,
+          ...lookupFailureForLog(error),
+        });
       }
     }
   };

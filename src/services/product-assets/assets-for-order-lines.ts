@@ -59,11 +59,21 @@ export async function assetsForOrderLines({
           from orders o cross join lateral jsonb_array_elements(o.data->'lines') l
          where o.tenant_id = ${tenantId} and o.id = any(${ids}::uuid[])
       )
-      select ${ASSET_COLUMNS} from product_assets a
-       where a.tenant_id = ${tenantId}
-         and (exists (select 1 from wanted w
-                       where w.connection_id = a.connection_id and w.variant_id = a.external_variant_id)
-              or lower(a.sku) in (select w.sku from wanted w where w.sku is not null and w.sku <> ''))
+      -- Two index lookups (the variant key, and lower(sku)), never a scan of the tenant's catalogue; past the
+      -- cap, the lines' exact variants are kept before other pictures of their SKUs.
+      select ${ASSET_COLUMNS} from (
+        select distinct on (c.id) c.* from (
+          select a.*, true as exact from product_assets a
+            join wanted w on w.connection_id = a.connection_id and w.variant_id = a.external_variant_id
+           where a.tenant_id = ${tenantId}
+          union all
+          select a.*, false as exact from product_assets a
+           where a.tenant_id = ${tenantId}
+             and lower(a.sku) in (select w.sku from wanted w where w.sku is not null and w.sku <> '')
+        ) c
+        order by c.id, c.exact desc
+      ) a
+       order by a.exact desc, a.source_updated_at desc, a.id
        limit ${MAX_CANDIDATES}`),
   ]);
   const assets = candidates.rows.map(toAssetView);

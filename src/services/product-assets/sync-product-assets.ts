@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { ProductAssetsPage, VariantAsset } from "../../adapters/channels/interface";
 import { tenantBatch } from "../../db/tenant";
-import { PreconditionFailedError } from "../../lib/errors";
+import { PreconditionFailedError, UpstreamError, ValidationError } from "../../lib/errors";
 import { loadConnectionForSync } from "../connections/load-connection";
 import type { ServiceContext } from "../context";
 import { channelAdapterFor } from "../sync/adapters";
@@ -27,6 +27,8 @@ export interface ProductAssetSyncResult {
   unchanged: number;
   /** Variants with no picture at all (nothing to show, so nothing stored). */
   withoutImage: number;
+  /** Stored pictures deleted: their variant has none at the store any more (by a newer source time). */
+  removed: number;
   rejected: { count: number; items: ProductAssetsPage["rejected"] };
   /** Pass back as `cursor` to continue; null when the catalogue was read to its end. */
   nextCursor: string | null;
@@ -92,6 +94,7 @@ export async function syncProductAssets({
     updated: 0,
     unchanged: 0,
     withoutImage: 0,
+    removed: 0,
     rejected: { count: 0, items: [] },
     nextCursor: input.cursor ?? null,
     done: false,
@@ -103,7 +106,20 @@ export async function syncProductAssets({
   );
   let cursor = input.cursor ?? null;
   for (;;) {
-    const page = await adapter.listProductAssets({ cursor, pageSize: PAGE_SIZE });
+    const page = await adapter.listProductAssets({ cursor, pageSize: PAGE_SIZE }).catch((error: unknown) => {
+      // A cursor the store refuses outright is the caller's (not one this store gave, or expired): 422.
+      if (
+        result.pages === 0 &&
+        cursor !== null &&
+        error instanceof UpstreamError &&
+        error.kind === "permanent"
+      ) {
+        throw new ValidationError("The store did not accept the cursor", {
+          cursor: ["Pass back the nextCursor of this store's previous sync, or omit it to start over"],
+        });
+      }
+      throw error;
+    });
     const assets = byVariant(page.assets);
     const pictured = assets.filter((asset) => asset.image !== null);
     result.variants += assets.length;
@@ -112,10 +128,11 @@ export async function syncProductAssets({
     result.rejected.items.push(
       ...page.rejected.slice(0, MAX_REPORTED_REJECTIONS - result.rejected.items.length),
     );
-    if (pictured.length > 0) {
-      const stored = await storeAssets(ctx, tenantId, connection.id, pictured);
+    if (assets.length > 0) {
+      const stored = await storeAssets(ctx, tenantId, connection.id, assets);
       result.created += stored.created;
       result.updated += stored.updated;
+      result.removed += stored.removed;
       result.unchanged += pictured.length - stored.created - stored.updated;
     }
     result.pages += 1;
@@ -134,13 +151,17 @@ export async function syncProductAssets({
   return result;
 }
 
-/** One page's assets in one statement (one round trip, one transaction). */
+/**
+ * One page's assets in one round trip and one transaction: pictured variants upserted (a newer source time
+ * wins), and the stored picture of a variant that has none any more deleted — by the same rule, so an older
+ * read never takes away a picture a newer one stored.
+ */
 async function storeAssets(
   ctx: ServiceContext,
   tenantId: string,
   connectionId: string,
   assets: readonly VariantAsset[],
-): Promise<{ created: number; updated: number }> {
+): Promise<{ created: number; updated: number; removed: number }> {
   const rows = assets.flatMap((asset) =>
     asset.image === null
       ? []
@@ -160,7 +181,10 @@ async function storeAssets(
           },
         ],
   );
-  const [written] = await tenantBatch(ctx.db.http, tenantId, (db) => [
+  const unpictured = assets
+    .filter((asset) => asset.image === null)
+    .map((asset) => ({ external_variant_id: asset.variantExternalId, source_updated_at: asset.updatedAt }));
+  const [written, deleted] = await tenantBatch(ctx.db.http, tenantId, (db) => [
     db.execute<{ inserted: boolean }>(sql`
       insert into product_assets (tenant_id, connection_id, external_product_id, external_variant_id, sku, title,
                                   variant_title, image_url, image_alt, width, height, images, source_updated_at)
@@ -185,9 +209,16 @@ async function storeAssets(
         updated_at = now()
       where product_assets.source_updated_at < excluded.source_updated_at
       returning (xmax = 0) as inserted`),
+    db.execute<{ id: string }>(sql`
+      delete from product_assets a
+       using jsonb_to_recordset(${JSON.stringify(unpictured)}::jsonb)
+             as x(external_variant_id text, source_updated_at timestamptz)
+       where a.tenant_id = ${tenantId} and a.connection_id = ${connectionId}
+         and a.external_variant_id = x.external_variant_id and a.source_updated_at < x.source_updated_at
+      returning a.id`),
   ]);
   const created = written.rows.filter(
     (row) => row.inserted === true || String(row.inserted) === "true",
   ).length;
-  return { created, updated: written.rows.length - created };
+  return { created, updated: written.rows.length - created, removed: deleted.rows.length };
 }

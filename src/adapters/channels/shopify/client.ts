@@ -429,18 +429,14 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter
   }
 
   async function remainingLineItems(order: ShopifyOrder, after: string | null): Promise<void> {
-    let cursor = after;
-    while (cursor !== null) {
+    await readRemainingPages(after, order.lineItems, async (cursor) => {
       const data = await graphql(
         orderLineItemsQuery({ orderId: order.id, after: cursor }),
         orderLineItemsDataSchema,
         { safe: true },
       );
-      if (data.order === null) return;
-      order.lineItems.push(...data.order.lineItems.nodes);
-      const page = data.order.lineItems.pageInfo;
-      cursor = page.hasNextPage ? page.endCursor : null;
-    }
+      return data.order?.lineItems ?? null;
+    });
   }
 
   /**
@@ -484,19 +480,14 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter
   }
 
   async function remainingInventoryLevels(item: ShopifyInventoryItem, after: string | null): Promise<void> {
-    let cursor = after;
-    while (cursor !== null) {
+    await readRemainingPages(after, item.inventoryLevels, async (cursor) => {
       const data = await graphql(
         inventoryItemLevelsQuery({ inventoryItemId: item.id, after: cursor }),
         inventoryItemLevelsDataSchema,
         { safe: true },
       );
-      // Deleted between the page and this read: the levels already read are all there is.
-      if (data.inventoryItem === null) return;
-      item.inventoryLevels.push(...data.inventoryItem.inventoryLevels.nodes);
-      const page = data.inventoryItem.inventoryLevels.pageInfo;
-      cursor = page.hasNextPage ? page.endCursor : null;
-    }
+      return data.inventoryItem?.inventoryLevels ?? null;
+    });
   }
 
   function mapInventoryItem(item: ShopifyInventoryItem): InventoryLevel[] {
@@ -689,19 +680,14 @@ export function createShopifyAdapter(input: ShopifyAdapterInput): ShopifyAdapter
   }
 
   async function remainingVariants(product: ShopifyProduct, after: string | null): Promise<void> {
-    let cursor = after;
-    while (cursor !== null) {
+    await readRemainingPages(after, product.variants, async (cursor) => {
       const data = await graphql(
         productVariantsQuery({ productId: product.id, after: cursor }),
         productVariantsDataSchema,
         { safe: true },
       );
-      // Deleted between the page and this read: the variants already read are all there is.
-      if (data.product === null) return;
-      product.variants.push(...data.product.variants.nodes);
-      const page = data.product.variants.pageInfo;
-      cursor = page.hasNextPage ? page.endCursor : null;
-    }
+      return data.product?.variants ?? null;
+    });
   }
 
   return {
@@ -1039,6 +1025,27 @@ function checkedCallbackUrl(callbackUrl: string): string {
 
 function isThrottled(error: ShopifyGraphqlError): boolean {
   return error.extensions?.code === "THROTTLED" || error.message === "Throttled";
+}
+
+/**
+ * The rest of a nested connection (an order's lines, an item's levels, a product's variants) after the
+ * page that came inline, appended to `into`. `readPage` answers null when the parent was deleted between
+ * the page and this read: what was read already is all there is.
+ */
+async function readRemainingPages<T>(
+  after: string | null,
+  into: T[],
+  readPage: (
+    cursor: string,
+  ) => Promise<{ nodes: T[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } | null>,
+): Promise<void> {
+  let cursor = after;
+  while (cursor !== null) {
+    const page = await readPage(cursor);
+    if (page === null) return;
+    into.push(...page.nodes);
+    cursor = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
+  }
 }
 
 /** "field: message" of every search term Shopify reported it did not apply (`extensions.search`). */

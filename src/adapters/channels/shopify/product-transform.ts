@@ -1,4 +1,5 @@
 import type { ProductImage, VariantAsset } from "../interface";
+import { distinctImages, productImage, textOrNull } from "../product-images";
 import type { ShopifyMediaNode, ShopifyProduct } from "./types";
 
 /**
@@ -12,35 +13,17 @@ import type { ShopifyMediaNode, ShopifyProduct } from "./types";
 /** Shopify names the only variant of a product without options "Default Title": no variant to speak of. */
 const DEFAULT_VARIANT_TITLE = "Default Title";
 
-const blank = (value: string | null | undefined): string | null => {
-  const trimmed = value?.trim() ?? "";
-  return trimmed === "" ? null : trimmed;
-};
-
 /** The picture of one media node, or null when it is not a (ready) image with a web address. */
 export function imageOfMedia(media: ShopifyMediaNode | null | undefined): ProductImage | null {
   const image = media?.image;
   if (media?.__typename !== "MediaImage" || !image) return null;
-  if (!/^https?:\/\//i.test(image.url)) return null;
-  return {
+  return productImage({
     url: image.url,
     // The media's own alt text is what the merchant edits; the image's is the older copy of it.
-    alt: blank(media.alt) ?? blank(image.altText),
-    width: image.width !== null && image.width > 0 ? image.width : null,
-    height: image.height !== null && image.height > 0 ? image.height : null,
-  };
-}
-
-/** Images in order, each URL once (the featured media is usually also the first of `media`). */
-function distinct(images: (ProductImage | null)[]): ProductImage[] {
-  const seen = new Set<string>();
-  const out: ProductImage[] = [];
-  for (const image of images) {
-    if (image === null || seen.has(image.url)) continue;
-    seen.add(image.url);
-    out.push(image);
-  }
-  return out;
+    alt: textOrNull(media.alt) ?? textOrNull(image.altText),
+    width: image.width,
+    height: image.height,
+  });
 }
 
 function later(a: string, b: string): string {
@@ -50,18 +33,18 @@ function later(a: string, b: string): string {
 }
 
 export function toVariantAssets(product: ShopifyProduct): VariantAsset[] {
-  const productImages = distinct([
+  const productImages = distinctImages([
     imageOfMedia(product.featuredMedia),
     ...product.media.nodes.map(imageOfMedia),
   ]);
   return product.variants.map((variant) => {
-    const own = distinct(variant.media.nodes.map(imageOfMedia));
-    const images = distinct([...own, ...productImages]);
-    const title = blank(variant.title);
+    const own = distinctImages(variant.media.nodes.map(imageOfMedia));
+    const images = distinctImages([...own, ...productImages]);
+    const title = textOrNull(variant.title);
     return {
       productExternalId: product.id,
       variantExternalId: variant.id,
-      sku: blank(variant.sku),
+      sku: textOrNull(variant.sku),
       title: product.title,
       variantTitle: title === DEFAULT_VARIANT_TITLE ? null : title,
       image: images[0] ?? null,

@@ -947,7 +947,9 @@ export const slaPolicies = pgTable(
 /**
  * A support team: who works its tickets (members), when (its business calendar: local weekly hours in its
  * IANA timezone plus holidays; null hours = 24/7), how tickets are handed out, and which SLA policy applies.
- * `round_robin_cursor` counts round-robin hand-outs, so the next agent is a function of it (no skipped turn).
+ * `round_robin_cursor` is the member position the rotation continues from: the next hand-out goes to the
+ * first member able to take one at or after it, wrapping round (src/services/tickets/assignment-rules.ts),
+ * so no turn is skipped or given twice.
  */
 export const supportTeams = pgTable(
   "support_teams",
@@ -1354,7 +1356,9 @@ export const emailMessages = pgTable(
     index("email_messages_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
     index("email_messages_tenant_status_idx").on(t.tenantId, t.status, t.createdAt),
     /** The stranded-retry sweep (claim_stranded_email_messages) reads unfinished emails across tenants. */
-    index("email_messages_retry_due_idx").on(t.nextAttemptAt).where(sql`${t.status} in ('queued', 'sending')`),
+    index("email_messages_retry_due_idx")
+      .on(t.nextAttemptAt)
+      .where(sql`${t.status} in ('queued', 'sending')`),
     check("email_messages_status_valid", sql`${t.status} in ('queued', 'sending', 'sent', 'failed')`),
     tenantIsolation("email_messages"),
   ],

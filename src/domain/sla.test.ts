@@ -6,6 +6,7 @@ import {
   businessSecondsBetween,
   type ComputedTicketSla,
   computeTicketSla,
+  computeTicketSlaUnderNewRules,
   MAX_SEARCH_DAYS,
   type SlaPolicyRules,
   SlaTargetsSchema,
@@ -653,6 +654,63 @@ describe("computeTicketSla: recompute after a change of rules", () => {
     expect(moved.firstResponseDueAt).toBe(ny(9, "22:00"));
   });
 
+  it("banks the time used under the old team's rules before the new team's apply", () => {
+    const shanghaiTeam: BusinessCalendar = {
+      timezone: "Asia/Shanghai",
+      weekly: weekdays(nineToFive),
+      holidays: [],
+    };
+    const aroundTheClock = { ...policy, id: "policy-24-7", businessHoursOnly: false };
+    // 10:00 → 10:30 EDT in the New York office: 30 minutes used, whatever Shanghai's hours (closed then).
+    const moved = computeTicketSlaUnderNewRules({
+      previous: running,
+      facts: facts(),
+      ranUnder: { policy, calendar: newYorkOffice },
+      from: { policy, calendar: shanghaiTeam },
+      now: ny(9, "10:30"),
+    });
+    expect(moved).toMatchObject({ firstResponseElapsedSeconds: 1800, clockStartedAt: ny(9, "10:30") });
+    // The 30 minutes left run from Shanghai's next opening, Tue 09:00 CST = Mon 21:00 EDT.
+    expect(moved.firstResponseDueAt).toBe(ny(9, "21:30"));
+
+    // Evening hours under a 24/7 policy stay wall-clock hours when the ticket moves to a business-hours one.
+    const evening = computeTicketSlaUnderNewRules({
+      previous: computeTicketSla({
+        previous: null,
+        facts: facts(),
+        policy: aroundTheClock,
+        calendar: newYorkOffice,
+        now: created,
+      }),
+      facts: facts(),
+      ranUnder: { policy: aroundTheClock, calendar: newYorkOffice },
+      from: { policy, calendar: newYorkOffice },
+      now: ny(9, "20:00"),
+    });
+    expect(evening).toMatchObject({ policyId: "policy-standard", resolutionElapsedSeconds: 10 * HOUR });
+    // 10 h used of an 8 h business-hours target: 2 business hours overdue, so due at 15:00 (office closes 17:00).
+    expect(evening.resolutionDueAt).toBe(ny(9, "15:00"));
+
+    // Nothing changed: the same as one computeTicketSla.
+    const same = { policy, calendar: newYorkOffice };
+    expect(
+      computeTicketSlaUnderNewRules({
+        previous: running,
+        facts: facts({ priority: "high" }),
+        ranUnder: same,
+        from: same,
+        now: ny(9, "13:00"),
+      }),
+    ).toEqual(
+      computeTicketSla({
+        previous: running,
+        facts: facts({ priority: "high" }),
+        ...same,
+        now: ny(9, "13:00"),
+      }),
+    );
+  });
+
   it("drops due times but keeps counting when the policy is removed", () => {
     const none = computeTicketSla({
       previous: running,
@@ -761,6 +819,45 @@ describe("slaRiskOf", () => {
       now: ny(9, "10:20"),
     });
     expect(slaRiskOf(answeredInTime, policy, ny(12, "12:00"), "normal").firstResponse).toBe("ok");
+  });
+
+  it("calls a target met (ok), not at risk, once its clock stopped within it", () => {
+    // First response at 10:55: 55 of 60 minutes used, past the 80 % at-risk share.
+    const answeredClose = computeTicketSla({
+      previous: running,
+      facts: facts({ firstRespondedAt: ny(9, "10:55") }),
+      policy,
+      calendar: newYorkOffice,
+      now: ny(9, "10:55"),
+    });
+    expect(slaRiskOf(answeredClose, policy, ny(9, "11:30"), "normal").firstResponse).toBe("at_risk");
+    expect(
+      slaRiskOf(answeredClose, policy, ny(9, "11:30"), "normal", { firstResponse: true }).firstResponse,
+    ).toBe("ok");
+    // Solved after 7.5 of 8 business hours: met. A breach stays a breach however the clock stopped.
+    const solvedClose = computeTicketSla({
+      previous: running,
+      facts: facts({ status: "solved", firstRespondedAt: ny(9, "10:55"), solvedAt: ny(10, "09:30") }),
+      policy,
+      calendar: newYorkOffice,
+      now: ny(10, "09:30"),
+    });
+    const stopped = { firstResponse: true, resolution: true };
+    expect(slaRiskOf(solvedClose, policy, ny(12, "12:00"), "normal", stopped)).toEqual({
+      firstResponse: "ok",
+      resolution: "ok",
+    });
+    const solvedLate = computeTicketSla({
+      previous: running,
+      facts: facts({ status: "solved", firstRespondedAt: ny(9, "11:30"), solvedAt: ny(10, "11:00") }),
+      policy,
+      calendar: newYorkOffice,
+      now: ny(10, "11:00"),
+    });
+    expect(slaRiskOf(solvedLate, policy, ny(12, "12:00"), "normal", stopped)).toEqual({
+      firstResponse: "breached",
+      resolution: "breached",
+    });
   });
 
   it("has no verdict for targets the policy leaves out, or without a policy", () => {

@@ -540,11 +540,38 @@ export function computeTicketSla(input: ComputeTicketSlaInput): ComputedTicketSl
   };
 }
 
+/** The rules a clock counts under: the policy and the team's calendar. */
+export interface SlaRules {
+  policy: SlaPolicyRules | null;
+  calendar: BusinessCalendar | null;
+}
+
+/**
+ * The clock state after a change at `now` that may also change the rules (another team, policy or
+ * calendar): the segment that just ended is banked under the rules it ran under (`ranUnder`), then the
+ * clocks are set and due times derived under the rules in force from now on (`from`). Measuring the
+ * ended segment in the new rules instead would re-count time already used — six hours in a 24/7 team
+ * would become none in a team that was closed all along, or the reverse.
+ */
+export function computeTicketSlaUnderNewRules(input: {
+  previous: TicketSlaState | null;
+  facts: TicketSlaFacts;
+  ranUnder: SlaRules;
+  from: SlaRules;
+  now: string;
+}): ComputedTicketSla {
+  const { facts, now } = input;
+  const banked = computeTicketSla({ previous: input.previous, facts, ...input.ranUnder, now });
+  return computeTicketSla({ previous: banked, facts, ...input.from, now });
+}
+
 /**
  * Where each target of a ticket (of `priority`) stands at `now`: breached once more than the target is used (or, while the
  * clock runs, once its due time passed), at risk once `atRiskPercent` of it is used, else ok; null for a
  * target the policy does not set. Pass the state from `computeTicketSla` — the at-risk instants it adds let
- * a running clock turn at risk between recomputes.
+ * a running clock turn at risk between recomputes. A target that `stopped` (first response given; ticket
+ * solved or closed) within its time was met: ok, however close it came — "at risk" warns of a breach that
+ * can still happen.
  */
 export function slaRiskOf(
   state: TicketSlaState &
@@ -552,6 +579,7 @@ export function slaRiskOf(
   policy: SlaPolicyRules | null,
   now: string,
   priority: SlaPriority,
+  stopped: Partial<Record<SlaTargetName, boolean>> = {},
 ): Record<SlaTargetName, SlaRisk | null> {
   const nowMs = instantOf(now, "now");
   const target = policy === null ? null : policy.targets[priority];
@@ -560,11 +588,13 @@ export function slaRiskOf(
     elapsedSeconds: number,
     dueAt: string | null,
     atRiskAfter: string | null | undefined,
+    met: boolean,
   ): SlaRisk | null => {
     if (policy === null || minutes === null || minutes === undefined) return null;
     const targetSeconds = minutes * 60;
     if (elapsedSeconds > targetSeconds || (dueAt !== null && nowMs > instantOf(dueAt, "dueAt")))
       return "breached";
+    if (met) return "ok";
     const atRiskSeconds = (targetSeconds * policy.atRiskPercent) / 100;
     if (elapsedSeconds >= atRiskSeconds) return "at_risk";
     if (atRiskAfter !== null && atRiskAfter !== undefined && nowMs >= instantOf(atRiskAfter, "atRiskAfter")) {
@@ -578,12 +608,14 @@ export function slaRiskOf(
       state.firstResponseElapsedSeconds,
       state.firstResponseDueAt,
       state.firstResponseAtRiskAfter,
+      stopped.firstResponse === true,
     ),
     resolution: riskOf(
       target?.resolutionMinutes,
       state.resolutionElapsedSeconds,
       state.resolutionDueAt,
       state.resolutionAtRiskAfter,
+      stopped.resolution === true,
     ),
   };
 }

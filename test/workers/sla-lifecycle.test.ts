@@ -9,7 +9,7 @@ import worker from "../../src/index";
 import type { TicketSlaView } from "../../src/services/tickets/ticket-view";
 import { bearer, signedInUser } from "../support/auth";
 import { call, envelope, ownerSql } from "../support/harness";
-import { createPolicy, minutesFromNow, TARGETS } from "../support/sla";
+import { createPolicy, insertTicket, minutesFromNow, TARGETS } from "../support/sla";
 
 interface TicketBody {
   id: string;
@@ -103,5 +103,64 @@ describe("a ticket's SLA through the API", () => {
     expect(events.map((e) => [e.type, (e.payload as { target: string }).target])).toEqual([
       ["ticket.sla_breached", "first_response"],
     ]);
+  });
+});
+
+describe("a target's status once its clock stopped", () => {
+  it("is met (ok) when it stopped within the target, however close; a paused clock can still be at risk", async () => {
+    const user = await signedInUser({ permissions: ["tickets:admin"] });
+    const t = user.tenant.id;
+    // Normal priority: 60 minutes to first response, 8 hours to resolution, at risk from 80 %.
+    const policy = await createPolicy(user.token, { isDefault: true, businessHoursOnly: false });
+    const status = async (id: string) => {
+      const response = await call(`/api/v1/tickets/${id}`, bearer(user.token));
+      const sla = (await envelope<TicketBody>(response)).data?.sla;
+      return { firstResponse: sla?.firstResponse.status, resolution: sla?.resolution.status };
+    };
+
+    // Answered after 55 of 60 minutes; still open.
+    const answered = await insertTicket(t, {
+      createdAt: minutesFromNow(-60),
+      firstRespondedAt: minutesFromNow(-5),
+      sla: {
+        policyId: policy.id,
+        firstResponseElapsedSeconds: 55 * 60,
+        resolutionElapsedSeconds: 55 * 60,
+        clockStartedAt: minutesFromNow(-5),
+        resolutionDueAt: minutesFromNow(7 * 60),
+      },
+    });
+    expect(await status(answered)).toEqual({ firstResponse: "ok", resolution: "ok" });
+    // Solved after 7.5 of 8 hours.
+    const solved = await insertTicket(t, {
+      status: "solved",
+      createdAt: minutesFromNow(-600),
+      firstRespondedAt: minutesFromNow(-590),
+      solvedAt: minutesFromNow(-150),
+      sla: { policyId: policy.id, firstResponseElapsedSeconds: 600, resolutionElapsedSeconds: 450 * 60 },
+    });
+    expect(await status(solved)).toEqual({ firstResponse: "ok", resolution: "ok" });
+    // Pending on the customer after 7.5 hours: the clock will run again, so the warning stands.
+    const pending = await insertTicket(t, {
+      status: "pending",
+      createdAt: minutesFromNow(-600),
+      firstRespondedAt: minutesFromNow(-590),
+      sla: {
+        policyId: policy.id,
+        firstResponseElapsedSeconds: 600,
+        resolutionElapsedSeconds: 450 * 60,
+        pausedAt: minutesFromNow(-150),
+      },
+    });
+    expect(await status(pending)).toEqual({ firstResponse: "ok", resolution: "at_risk" });
+    // Solved late: breached stays breached.
+    const late = await insertTicket(t, {
+      status: "solved",
+      createdAt: minutesFromNow(-600),
+      firstRespondedAt: minutesFromNow(-500),
+      solvedAt: minutesFromNow(-10),
+      sla: { policyId: policy.id, firstResponseElapsedSeconds: 100 * 60, resolutionElapsedSeconds: 590 * 60 },
+    });
+    expect(await status(late)).toEqual({ firstResponse: "breached", resolution: "breached" });
   });
 });

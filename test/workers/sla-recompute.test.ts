@@ -1,6 +1,8 @@
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { computeTicketSla, type SlaPolicyRules } from "../../src/domain/sla";
 import { recomputeTicketSla } from "../../src/services/sla/recompute-ticket-sla";
+import { ticketTransaction } from "../../src/services/tickets/ticket-transaction";
 import { bearer, signedInUser } from "../support/auth";
 import { testContext } from "../support/context";
 import { call, ownerSql } from "../support/harness";
@@ -243,5 +245,96 @@ describe("recomputeTicketSla for a team's change", () => {
       code: "VALIDATION_ERROR",
       details: { _root: ["Give policyId or teamId"] },
     });
+  });
+});
+
+describe("a ticket moving to another team", () => {
+  it("keeps the time used under its old team's calendar and counts on under the new one's", async () => {
+    const user = await signedInUser({ permissions: ["tickets:admin", "tickets:write"] });
+    const t = user.tenant.id;
+    const policy = await createPolicy(user.token, { businessHoursOnly: true });
+    const aroundTheClock = await insertTeam(t, { slaPolicyId: policy.id, businessHours: null });
+    const neverOpen = await insertTeam(t, { slaPolicyId: policy.id, businessHours: weeklyHours({}) });
+    const move = async (ticketId: string, body: Record<string, unknown>, path = "") => {
+      const response = await call(
+        `/api/v1/tickets/${ticketId}${path}`,
+        bearer(user.token, { method: path === "" ? "PATCH" : "POST", body }),
+      );
+      expect(response.status).toBe(200);
+      return ticketSla(ticketId);
+    };
+
+    // Half an hour in the 24/7 team, then to a team that never opens: the half hour stays used.
+    const fromOpen = await openTicket(t, rulesOf(policy), 30, { teamId: aroundTheClock });
+    const parked = await move(fromOpen, { teamId: neverOpen });
+    expect(Math.abs(parked.sla_first_response_elapsed_seconds - 1800)).toBeLessThan(30);
+    expect(Math.abs(parked.sla_resolution_elapsed_seconds - 1800)).toBeLessThan(30);
+    expect(parked).toMatchObject({ first_response_due_at: null, resolution_due_at: null });
+    // Routed back (the assign route): nothing was used while parked; the 30 minutes left run from now.
+    const back = await move(fromOpen, { teamId: aroundTheClock, strategy: "manual" }, "/assign");
+    expect(back.sla_first_response_elapsed_seconds).toBe(parked.sla_first_response_elapsed_seconds);
+    expect(back.first_response_due_at).toBe(
+      plus(back.sla_clock_started_at, 60 * 60 - back.sla_first_response_elapsed_seconds),
+    );
+
+    // Half an hour in the team that never opens, then to the 24/7 team: nothing was used.
+    const createdAt = minutesFromNow(-30);
+    const closedSla = computeTicketSla({
+      previous: null,
+      facts: { status: "open", priority: "normal", createdAt, firstRespondedAt: null, solvedAt: null },
+      policy: rulesOf(policy),
+      calendar: { timezone: "UTC", weekly: weeklyHours({}), holidays: [] },
+      now: createdAt,
+    });
+    const fromClosed = await insertTicket(t, { createdAt, teamId: neverOpen, sla: closedSla });
+    const opened = await move(fromClosed, { teamId: aroundTheClock });
+    expect(opened.sla_first_response_elapsed_seconds).toBe(0);
+    expect(opened.first_response_due_at).toBe(plus(opened.sla_clock_started_at, 60 * 60));
+  });
+});
+
+/** Waits until some transaction waits for the tenant's SLA-rules lock (the one ticketTransaction takes). */
+async function untilSomeoneWaitsForSlaRules(tenantId: string): Promise<void> {
+  for (let attempt = 0; attempt < 400; attempt++) {
+    const [row] = await ownerSql()`
+      select count(*)::int as waiting from pg_locks l
+       where l.locktype = 'advisory' and not l.granted
+         and ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(${`tradewind:sla-rules:${tenantId}`}, 0)`;
+    if (Number(row?.waiting) > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error("no ticket write ever waited for the rule change");
+}
+
+describe("ticket writes and rule changes in flight", () => {
+  it("a ticket write that comes during a rule change waits for it, then uses the new rules", async () => {
+    const user = await signedInUser({ permissions: ["tickets:admin", "tickets:write"] });
+    const t = user.tenant.id;
+    const policy = await createPolicy(user.token, { isDefault: true, businessHoursOnly: false });
+    const ticket = await openTicket(t, rulesOf(policy), 0);
+
+    // A rule change in flight (as updateSlaPolicy runs it): the urgent first-response target becomes 5 minutes.
+    let write: Promise<Response> | undefined;
+    await ticketTransaction(
+      testContext(),
+      t,
+      async (tx) => {
+        await tx.execute(sql`
+          update sla_policies set targets = jsonb_set(targets, '{urgent,firstResponseMinutes}', '5')
+           where tenant_id = ${t} and id = ${policy.id}::uuid`);
+        // Meanwhile an agent makes the ticket urgent: the write waits for the change to commit.
+        write = call(
+          `/api/v1/tickets/${ticket}`,
+          bearer(user.token, { method: "PATCH", body: { priority: "urgent" } }),
+        );
+        await untilSomeoneWaitsForSlaRules(t);
+      },
+      "change",
+    );
+    expect((await write)?.status).toBe(200);
+    const urgent = await ticketSla(ticket);
+    expect(urgent.first_response_due_at).toBe(
+      plus(urgent.sla_clock_started_at, 5 * 60 - urgent.sla_first_response_elapsed_seconds),
+    );
   });
 });

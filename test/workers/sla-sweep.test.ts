@@ -4,9 +4,9 @@ import { describe, expect, it } from "vitest";
 import { CRONS } from "../../src/cron";
 import worker from "../../src/index";
 import { sweepSlaTransitions } from "../../src/services/sla/sweep-sla-transitions";
-import { createUser, signedInUser } from "../support/auth";
+import { bearer, createUser, signedInUser } from "../support/auth";
 import { testContext } from "../support/context";
-import { ownerSql } from "../support/harness";
+import { call, envelope, ownerSql } from "../support/harness";
 import { auditRows, createPolicy, insertTeam, insertTicket, minutesFromNow, ticketSla } from "../support/sla";
 
 /** Runs the every-minute cron exactly as Cloudflare does (it also runs the other every-minute jobs). */
@@ -225,5 +225,65 @@ describe("SLA sweep (cron)", () => {
         sql`select * from claim_sla_transitions(10)`,
       ]),
     ).rejects.toThrow(/claim_sla_transitions runs for no tenant/);
+  });
+});
+
+describe("a breach the sweep has not reached yet", () => {
+  it("is recorded by the ticket write that stops or pauses the overdue clock, once", async () => {
+    const user = await signedInUser({ permissions: ["tickets:admin"] });
+    const t = user.tenant.id;
+    const agent = await createUser(user.tenant, { permissions: ["tickets:write"] });
+    await createPolicy(user.token, { isDefault: true, businessHoursOnly: false });
+    const api = (path: string, init: Parameters<typeof bearer>[1]) =>
+      call(`/api/v1/tickets${path}`, bearer(user.token, init));
+    const created = await api("", {
+      method: "POST",
+      body: { subject: "Late", channel: "api", requester: {}, assigneeId: agent.id },
+    });
+    const ticket = (await envelope<{ id: string; number: number }>(created)).data;
+    if (!ticket) throw new Error("no ticket");
+    // Both targets passed their due time a moment ago; the every-minute sweep has not run since.
+    const firstDue = minutesFromNow(-0.5);
+    const resolutionDue = minutesFromNow(-0.2);
+    await ownerSql()`
+      update tickets set first_response_due_at = ${firstDue}, resolution_due_at = ${resolutionDue}
+       where id = ${ticket.id}`;
+
+    // The late first reply stops the first-response clock: its breach is recorded with it.
+    const reply = await api(`/${ticket.id}/comments`, {
+      method: "POST",
+      body: { body: "Sorry for the wait" },
+    });
+    expect(reply.status).toBe(201);
+    const replied = await ticketSla(ticket.id);
+    expect(replied.first_response_breached_at).toBe(firstDue);
+    expect(replied.resolution_breached_at).toBe(resolutionDue);
+    expect(await eventsOf(t)).toEqual([
+      expect.objectContaining({
+        type: "ticket.sla_breached",
+        subjectId: ticket.id,
+        actor: { type: "system", name: "sla" },
+        occurredAt: firstDue,
+        payload: expect.objectContaining({ target: "first_response", dueAt: firstDue, assigneeId: agent.id }),
+      }),
+      expect.objectContaining({
+        type: "ticket.sla_breached",
+        occurredAt: resolutionDue,
+        payload: expect.objectContaining({ target: "resolution", ticketNumber: ticket.number }),
+      }),
+    ]);
+    const audit = (await auditRows(t, "ticket")).filter((a) => a.action === "sla_breached");
+    expect(
+      audit.map((a) => [a.actorKey, a.changes, a.requestId === reply.headers.get("x-request-id")]),
+    ).toEqual([
+      ["system:sla", { firstResponseBreachedAt: { before: null, after: firstDue } }, true],
+      ["system:sla", { resolutionBreachedAt: { before: null, after: resolutionDue } }, true],
+    ]);
+
+    // Later writes and the sweep find both recorded: nothing more.
+    expect((await api(`/${ticket.id}`, { method: "PATCH", body: { status: "pending" } })).status).toBe(200);
+    await runEveryMinuteCron();
+    expect(await eventsOf(t)).toHaveLength(2);
+    expect((await auditRows(t, "ticket")).filter((a) => a.action === "sla_breached")).toHaveLength(2);
   });
 });

@@ -495,7 +495,7 @@ describe("tenant isolation across every identity endpoint", () => {
         expect(text, `${path} leaks ${secret}`).not.toContain(secret);
       }
     }
-  });
+  }, 60_000);
 
   it("a tracking number is per tenant: A's user and API key get 404 for B's parcel and register only their own", async () => {
     const a = await signedInUser({ superuser: true });

@@ -2,7 +2,9 @@
 // never give two tickets the same turn nor skip an agent, and one ticket assigned concurrently ends with one
 // assignee that matches its audit trail step by step.
 import { describe, expect, it } from "vitest";
+import { lockTeam, ticketTransaction } from "../../src/services/tickets/ticket-transaction";
 import { signedInUser } from "../support/auth";
+import { testContext } from "../support/context";
 import { ownerSql } from "../support/harness";
 import {
   agents,
@@ -133,6 +135,43 @@ describe("concurrent assignment", { timeout: 60_000 }, () => {
     const current = await api<TicketBody>(admin.token, "GET", `${TICKETS}/${ticket.id}`);
     expect(current.body.data?.assignee?.id).toBe(three[2]?.id);
     expect(current.body.data?.team?.id).toBe(team.id);
+  });
+
+  it("teams that share an agent never hand them tickets past their cap, even all at once", async () => {
+    const admin = await signedInUser({ superuser: true });
+    const [agent] = await agents(admin.tenant, 1);
+    if (!agent) throw new Error("agent");
+    const teams = await Promise.all(
+      Array.from({ length: 6 }, () => createTeam(admin.token, { assignmentStrategy: "least_loaded" })),
+    );
+    for (const team of teams)
+      await setMembers(admin.token, team.id, [{ userId: agent.id, maxOpenTickets: 1 }]);
+    const tickets = await Promise.all(teams.map(() => openTicket(admin.token)));
+
+    // Six teams, each locking only itself, route a ticket to the same agent (cap 1) at the same moment.
+    const assigned = await Promise.all(
+      tickets.map((ticket, i) => assign(admin.token, ticket.id, { teamId: teams[i]?.id })),
+    );
+
+    expect(assigned.filter((t) => t.assignee?.id === agent.id)).toHaveLength(1);
+    expect(assigned.filter((t) => t.assignee === null)).toHaveLength(5);
+    const [load] = await ownerSql()`
+      select count(*)::int as open from tickets where tenant_id = ${admin.tenant.id} and assignee_id = ${agent.id}`;
+    expect(load?.open).toBe(1);
+  });
+
+  it("a hand-out holding its team does not hold up a ticket moving into the team", async () => {
+    const admin = await signedInUser({ superuser: true });
+    const team = await createTeam(admin.token, { assignmentStrategy: "round_robin" });
+    const ticket = await openTicket(admin.token);
+    // The ticket's foreign-key check on the team must not wait for the hand-out's lock: a hand-out goes on
+    // to lock its ticket, and if that is this one, the two would deadlock.
+    const moved = await ticketTransaction(testContext(), admin.tenant.id, async (tx) => {
+      expect(await lockTeam(tx, admin.tenant.id, team.id, "update")).not.toBeNull();
+      return api<TicketBody>(admin.token, "PATCH", `${TICKETS}/${ticket.id}`, { teamId: team.id });
+    });
+    expect(moved.status).toBe(200);
+    expect(moved.body.data?.team?.id).toBe(team.id);
   });
 
   it("10 concurrent creations get ticket numbers 1 to 10", async () => {

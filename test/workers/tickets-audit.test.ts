@@ -2,8 +2,12 @@
 // change nor its row — a constraint violation, a failing statement later in the same transaction, a failing
 // part of one statement), queryable per ticket and per actor with cursors, and the recent-activity feed from
 // Redis with its Postgres fallback when Redis is down.
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { pgErrorOf } from "../../src/db/errors";
+import { tenantBatch } from "../../src/db/tenant";
 import { signedInUser } from "../support/auth";
+import { testContext } from "../support/context";
 import { call, DEAD_REDIS_URL, envelope, ownerSql } from "../support/harness";
 import {
   type AuditBody,
@@ -138,6 +142,28 @@ describe("audit rows commit or roll back with their change", { timeout: 60_000 }
     expect(await sql`select id from tickets where tenant_id = ${admin.tenant.id}`).toEqual([]);
     expect(await sql`select id from audit_log where tenant_id = ${admin.tenant.id}`).toEqual([]);
     expect((await openTicket(admin.token, { orderIds: [order] })).number).toBe(1);
+  });
+});
+
+describe("the audit log is append-only", { timeout: 60_000 }, () => {
+  it("the app can add rows but never edit or erase one, even its own tenant's", async () => {
+    const admin = await signedInUser({ superuser: true });
+    const ticket = await openTicket(admin.token);
+    const t = admin.tenant.id;
+    const db = testContext().db.http;
+    for (const [what, statement] of [
+      ["update", sql`update audit_log set action = 'nothing happened' where tenant_id = ${t}`],
+      ["delete", sql`delete from audit_log where tenant_id = ${t}`],
+      ["truncate", sql`truncate audit_log`],
+    ] as const) {
+      const refused = await tenantBatch(db, t, (tx) => [tx.execute(statement)]).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      // 42501 insufficient_privilege: the app role holds no UPDATE, DELETE or TRUNCATE on the table.
+      expect(pgErrorOf(refused)?.code, what).toBe("42501");
+    }
+    expect((await auditRowsOf(t, ticket.id)).map((r) => r.action)).toEqual(["created"]);
   });
 });
 

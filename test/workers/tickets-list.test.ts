@@ -2,6 +2,7 @@
 // page pagination, one Postgres round trip, and the exact errors for bad parameters.
 import { describe, expect, it } from "vitest";
 import { signedInUser } from "../support/auth";
+import { ownerSql } from "../support/harness";
 import {
   agents,
   api,
@@ -124,6 +125,28 @@ describe("GET /api/v1/tickets", { timeout: 60_000 }, () => {
     ]);
     expect((await list(admin.token, "?search=%26%26%26")).total).toBe(0);
     expect((await list(admin.token, "?search=nothing-like-this")).total).toBe(0);
+  });
+
+  it("finds a requester's email by prefix through an index (not by reading every ticket of the tenant)", async () => {
+    const admin = await signedInUser({ superuser: true });
+    await openTicket(admin.token, { requester: { email: "ava.thompson@example.com" } });
+    expect(subjects(await list(admin.token, "?search=ava.thompson%40ex"))).toEqual(["Where is my order?"]);
+    // The email half of the predicate as listTickets writes it, against a throw-away copy of `tickets` with
+    // its indexes and enough rows of one tenant that the planner's choice is real: the prefix must become an
+    // index range (`~>=~ … ~<~`), not a filter over every ticket of the tenant.
+    const sql = ownerSql();
+    const tenant = admin.tenant.id;
+    const results = await sql.transaction([
+      sql`create temp table tickets_probe (like tickets including defaults including indexes) on commit drop`,
+      sql`insert into tickets_probe (tenant_id, number, subject, channel, requester_email)
+          select ${tenant}, g, 'Where is my order?', 'email', 'customer' || g || '@example.com'
+            from generate_series(1, 5000) g`,
+      sql`analyze tickets_probe`,
+      sql`explain select t.id from tickets_probe t
+           where t.tenant_id = ${tenant} and lower(t.requester_email) like ${"customer123@ex%"}`,
+    ]);
+    const plan = (results.at(-1) as Array<Record<string, string>>).map((row) => Object.values(row).join(" "));
+    expect(plan.join("\n")).toMatch(/Index Cond: .*lower\(requester_email\) ~>=~ 'customer123@ex'/);
   });
 
   it("sorts by update, creation, priority and next due time, and pages with totals in one round trip", async () => {

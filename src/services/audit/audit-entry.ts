@@ -74,8 +74,9 @@ export function changedFields(before: Record<string, unknown>, after: Record<str
 }
 
 /**
- * The records of one operation: each gets its own id and an instant one microsecond after the previous
- * entry's, so the feed and the log list them in the order they happened even within one transaction.
+ * The records of one operation: each gets its own id and the operation's instant; `auditStatement` stores
+ * each one microsecond after the previous record of its list, so the log lists them in the order they
+ * happened even within one transaction (the feed keeps the list's order).
  */
 export function auditRecords(author: AuditAuthor, entries: readonly AuditEntry[], at: string): AuditRecord[] {
   return entries.map((entry) => ({

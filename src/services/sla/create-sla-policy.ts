@@ -11,6 +11,7 @@ import {
   auditFieldsOf,
   type CreateSlaPolicyInput,
   CreateSlaPolicySchema,
+  demotedDefaultEntries,
   SLA_POLICY_COLUMNS,
   type SlaPolicyRow,
   type SlaPolicyView,
@@ -82,37 +83,32 @@ export async function createSlaPolicy({
       return toSlaPolicyView(row);
     }
 
-    const { view, records } = await ticketTransaction(ctx, t, async (tx) => {
-      const demoted = await tx.execute<{ id: string }>(sql`
+    const { view, records } = await ticketTransaction(
+      ctx,
+      t,
+      async (tx) => {
+        const demoted = await tx.execute<{ id: string }>(sql`
         update sla_policies set is_default = false, updated_at = ${now}::timestamptz
          where tenant_id = ${t} and is_default returning id`);
-      const inserted = await tx.execute<SlaPolicyRow>(insert);
-      const row = inserted.rows[0];
-      if (!row) throw new Error("policy insert returned no row");
-      const created = toSlaPolicyView(row);
-      const ticketRecords = await recomputeTicketSlaInTransaction(tx, {
-        author,
-        scope: { policyId: id },
-        now,
-      });
-      const policyRecords = auditRecords(
-        author,
-        [
-          createdEntry(created),
-          ...demoted.rows.map(
-            (d): AuditEntry => ({
-              entityType: "sla_policy",
-              entityId: d.id,
-              action: "updated",
-              changes: { isDefault: { before: true, after: false } },
-            }),
-          ),
-        ],
-        now,
-      );
-      await tx.execute(auditStatement(t, policyRecords));
-      return { view: created, records: [...policyRecords, ...ticketRecords] };
-    });
+        const inserted = await tx.execute<SlaPolicyRow>(insert);
+        const row = inserted.rows[0];
+        if (!row) throw new Error("policy insert returned no row");
+        const created = toSlaPolicyView(row);
+        const ticketRecords = await recomputeTicketSlaInTransaction(tx, {
+          author,
+          scope: { policyId: id },
+          now,
+        });
+        const policyRecords = auditRecords(
+          author,
+          [createdEntry(created), ...demotedDefaultEntries(demoted.rows)],
+          now,
+        );
+        await tx.execute(auditStatement(t, policyRecords));
+        return { view: created, records: [...policyRecords, ...ticketRecords] };
+      },
+      "change",
+    );
     publishAuditFeed(ctx, t, records);
     ctx.logger.info("SLA policy created as default", { tenantId: t, policyId: id, records: records.length });
     return view;

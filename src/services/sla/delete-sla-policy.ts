@@ -34,39 +34,44 @@ export async function deleteSlaPolicy({
   const t = author.tenantId;
   const now = new Date().toISOString();
   try {
-    const records = await ticketTransaction(ctx, t, async (tx) => {
-      const current = await tx.execute<PolicyUsageRow>(sql`
+    const records = await ticketTransaction(
+      ctx,
+      t,
+      async (tx) => {
+        const current = await tx.execute<PolicyUsageRow>(sql`
         select ${SLA_POLICY_COLUMNS},
                (select count(*) from support_teams s where s.tenant_id = p.tenant_id and s.sla_policy_id = p.id) as teams,
                (select count(*) from tickets k where k.tenant_id = p.tenant_id and k.sla_policy_id = p.id) as tickets
           from sla_policies p where p.tenant_id = ${t} and p.id = ${input.id}::uuid for update`);
-      const row = current.rows[0];
-      if (!row) throw new NotFoundError("SLA policy not found");
-      const teams = Number(row.teams);
-      const tickets = Number(row.tickets);
-      if (teams > 0 || tickets > 0) throw new ConflictError(IN_USE, { details: { teams, tickets } });
-      const before = toSlaPolicyView(row);
-      const policyRecords = auditRecords(
-        author,
-        [
-          {
-            entityType: "sla_policy",
-            entityId: input.id,
-            action: "deleted",
-            changes: Object.fromEntries(
-              Object.entries(auditFieldsOf(before)).map(([field, value]) => [
-                field,
-                { before: value, after: null },
-              ]),
-            ),
-          },
-        ],
-        now,
-      );
-      await tx.execute(sql`delete from sla_policies where tenant_id = ${t} and id = ${input.id}::uuid`);
-      await tx.execute(auditStatement(t, policyRecords));
-      return policyRecords;
-    });
+        const row = current.rows[0];
+        if (!row) throw new NotFoundError("SLA policy not found");
+        const teams = Number(row.teams);
+        const tickets = Number(row.tickets);
+        if (teams > 0 || tickets > 0) throw new ConflictError(IN_USE, { details: { teams, tickets } });
+        const before = toSlaPolicyView(row);
+        const policyRecords = auditRecords(
+          author,
+          [
+            {
+              entityType: "sla_policy",
+              entityId: input.id,
+              action: "deleted",
+              changes: Object.fromEntries(
+                Object.entries(auditFieldsOf(before)).map(([field, value]) => [
+                  field,
+                  { before: value, after: null },
+                ]),
+              ),
+            },
+          ],
+          now,
+        );
+        await tx.execute(sql`delete from sla_policies where tenant_id = ${t} and id = ${input.id}::uuid`);
+        await tx.execute(auditStatement(t, policyRecords));
+        return policyRecords;
+      },
+      "change",
+    );
     publishAuditFeed(ctx, t, records);
     ctx.logger.info("SLA policy deleted", { tenantId: t, policyId: input.id });
     return { deleted: true };

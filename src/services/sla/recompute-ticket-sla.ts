@@ -12,7 +12,7 @@ import type { WsTransaction } from "../../db/client";
 import {
   type BusinessCalendar,
   type ComputedTicketSla,
-  computeTicketSla,
+  computeTicketSlaUnderNewRules,
   type SlaPolicyRules,
   type SlaPriority,
   type SlaTicketStatus,
@@ -35,6 +35,7 @@ import {
   SLA_STATE_COLUMNS,
   type SlaStateRow,
   slaStateOf,
+  storedPolicyJson,
 } from "../tickets/ticket-sla";
 import { lockTeam, ticketTransaction } from "../tickets/ticket-transaction";
 
@@ -119,9 +120,7 @@ export async function recomputeTicketSlaInTransaction(
   const candidates = await tx.execute<CandidateRow>(sql`
     select t.id, t.status, t.priority, t.created_at, t.first_responded_at, t.solved_at, ${SLA_STATE_COLUMNS},
            t.first_response_at_risk_after, t.resolution_at_risk_after,
-           (select json_build_object('id', p.id, 'targets', p.targets, 'businessHoursOnly', p.business_hours_only,
-                                     'atRiskPercent', p.at_risk_percent)
-              from sla_policies p where p.tenant_id = t.tenant_id and p.id = t.sla_policy_id) as stored_policy,
+           ${storedPolicyJson(t, sql`t.sla_policy_id`)} as stored_policy,
            ${policyJson(t, sql`t.team_id`)} as policy,
            ${calendarJson(t, sql`t.team_id`)} as calendar
       from tickets t
@@ -148,18 +147,11 @@ export async function recomputeTicketSlaInTransaction(
       before.policy !== undefined && storedPolicy?.id === before.policy.id ? before.policy : storedPolicy;
     const calendarBefore =
       scope.teamId !== undefined && before.calendar !== undefined ? before.calendar : calendarNow;
-    const banked = computeTicketSla({
+    const state = computeTicketSlaUnderNewRules({
       previous: stored,
       facts,
-      policy: policyBefore,
-      calendar: calendarBefore,
-      now,
-    });
-    const state = computeTicketSla({
-      previous: banked,
-      facts,
-      policy: jsonValue(row.policy),
-      calendar: calendarNow,
+      ranUnder: { policy: policyBefore, calendar: calendarBefore },
+      from: { policy: jsonValue(row.policy), calendar: calendarNow },
       now,
     });
     const previous: ComputedTicketSla = {
@@ -234,15 +226,20 @@ export async function recomputeTicketSla({
 }): Promise<{ recomputed: number }> {
   const author = ticketCaller(ctx, "tickets:admin", requestId);
   const t = author.tenantId;
-  const records = await ticketTransaction(ctx, t, async (tx) => {
-    // Team first, then tickets: the lock order of every ticket writer.
-    if (input.teamId !== undefined) await lockTeam(tx, t, input.teamId, "share");
-    return recomputeTicketSlaInTransaction(tx, {
-      author,
-      scope: { policyId: input.policyId, teamId: input.teamId },
-      before: input.before,
-    });
-  });
+  const records = await ticketTransaction(
+    ctx,
+    t,
+    async (tx) => {
+      // Team first, then tickets: the lock order of every ticket writer.
+      if (input.teamId !== undefined) await lockTeam(tx, t, input.teamId, "share");
+      return recomputeTicketSlaInTransaction(tx, {
+        author,
+        scope: { policyId: input.policyId, teamId: input.teamId },
+        before: input.before,
+      });
+    },
+    "change",
+  );
   publishAuditFeed(ctx, t, records);
   if (records.length > 0) ctx.logger.info("ticket SLA recomputed", { tenantId: t, tickets: records.length });
   return { recomputed: records.length };

@@ -15,6 +15,7 @@ import {
   SlaTargetsSchema,
 } from "../../domain/sla";
 import { ConflictError } from "../../lib/errors";
+import type { AuditEntry } from "../audit/audit-entry";
 import { requirePermissionOf } from "../auth/principal";
 import type { ServiceContext } from "../context";
 import { callerOf } from "../users/caller";
@@ -128,6 +129,16 @@ export function auditFieldsOf(view: SlaPolicyView): Record<string, unknown> {
     businessHoursOnly: view.businessHoursOnly,
     atRiskPercent: view.atRiskPercent,
   };
+}
+
+/** The audit entries of the policies a new default took over from (at most one, unless data was edited by hand). */
+export function demotedDefaultEntries(demoted: readonly { id: string }[]): AuditEntry[] {
+  return demoted.map((d) => ({
+    entityType: "sla_policy",
+    entityId: d.id,
+    action: "updated",
+    changes: { isDefault: { before: true, after: false } },
+  }));
 }
 
 /** Unique-index violations of a policy write, as the caller's errors. */

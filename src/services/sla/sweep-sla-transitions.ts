@@ -1,21 +1,18 @@
-import { type SQL, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { tenantContextStatement } from "../../db/tenant";
-import { type DomainEvent, TicketSlaAtRiskEvent, TicketSlaBreachedEvent } from "../../queues/messages";
-import {
-  type AuditAuthor,
-  type AuditRecord,
-  actorKeyOf,
-  auditRecords,
-  auditStatement,
-} from "../audit/audit-entry";
+import { type AuditRecord, auditRecords, auditStatement } from "../audit/audit-entry";
 import { publishAuditFeed } from "../audit/audit-feed";
-import type { Actor, ServiceContext } from "../context";
+import type { ServiceContext } from "../context";
+import {
+  domainEventsStatement,
+  type SlaTransition,
+  slaAuthor,
+  slaTransitionAuditEntry,
+  slaTransitionEvent,
+} from "./sla-events";
 
 /** Transitions marked per run at most (tickets, each with up to four); the next minute takes the rest. */
 const MAX_TICKETS_PER_RUN = 1000;
-
-/** Who marks SLA transitions, in audit rows and events. */
-export const SLA_SWEEP_ACTOR: Actor = { type: "system", name: "sla" };
 
 interface TransitionRow extends Record<string, unknown> {
   tenant_id: string;
@@ -31,45 +28,20 @@ interface TransitionRow extends Record<string, unknown> {
   policy_id: string | null;
 }
 
-/** The ticket column each transition sets, as the audit row names it. */
-const MARKER_FIELD = {
-  first_response: { at_risk: "firstResponseAtRiskAt", breached: "firstResponseBreachedAt" },
-  resolution: { at_risk: "resolutionAtRiskAt", breached: "resolutionBreachedAt" },
-} as const;
-
-function eventOf(row: TransitionRow): DomainEvent {
-  const dueAt = new Date(row.due_at).toISOString();
-  const data = {
+function transitionOf(row: TransitionRow): SlaTransition {
+  return {
+    tenantId: row.tenant_id,
     ticketId: row.ticket_id,
     ticketNumber: Number(row.ticket_number),
-    target: row.target,
     priority: row.priority,
-    dueAt,
+    target: row.target,
+    transition: row.transition,
+    dueAt: new Date(row.due_at).toISOString(),
+    atRiskAt: row.at_risk_at === null ? null : new Date(row.at_risk_at).toISOString(),
     assigneeId: row.assignee_id,
     teamId: row.team_id,
     policyId: row.policy_id,
   };
-  const base = { eventId: crypto.randomUUID(), tenantId: row.tenant_id, actor: SLA_SWEEP_ACTOR };
-  if (row.transition === "breached") {
-    return TicketSlaBreachedEvent.parse({ ...base, type: "ticket.sla_breached", occurredAt: dueAt, data });
-  }
-  const atRiskAt = new Date(row.at_risk_at ?? row.due_at).toISOString();
-  return TicketSlaAtRiskEvent.parse({
-    ...base,
-    type: "ticket.sla_at_risk",
-    occurredAt: atRiskAt,
-    data: { ...data, atRiskAt },
-  });
-}
-
-function eventsStatement(events: readonly DomainEvent[]): SQL {
-  const rows = events.map(
-    (e) => sql`(${e.eventId}::uuid, ${e.tenantId}::uuid, ${e.type},
-      ${"ticketId" in e.data ? e.data.ticketId : null}::uuid, ${JSON.stringify(e.actor)}::jsonb,
-      ${JSON.stringify(e.data)}::jsonb, ${e.occurredAt}::timestamptz)`,
-  );
-  return sql`insert into domain_events (id, tenant_id, type, subject_id, actor, payload, occurred_at)
-    values ${sql.join(rows, sql`, `)}`;
 }
 
 /**
@@ -89,41 +61,19 @@ export async function sweepSlaTransitions({
     const claimed = await tx.execute<TransitionRow>(
       sql`select * from claim_sla_transitions(${MAX_TICKETS_PER_RUN})`,
     );
-    const groups = new Map<string, TransitionRow[]>();
+    const groups = new Map<string, SlaTransition[]>();
     for (const row of claimed.rows) {
       const list = groups.get(row.tenant_id) ?? [];
-      list.push(row);
+      list.push(transitionOf(row));
       groups.set(row.tenant_id, list);
     }
     const recorded = new Map<string, AuditRecord[]>();
-    for (const [tenantId, rows] of groups) {
+    for (const [tenantId, transitions] of groups) {
       // Each tenant's rows are written under its own context (RLS), within the claim's transaction.
       await tx.execute(tenantContextStatement(tenantId));
-      const author: AuditAuthor = {
-        tenantId,
-        actor: SLA_SWEEP_ACTOR,
-        actorKey: actorKeyOf(SLA_SWEEP_ACTOR),
-        requestId: null,
-      };
-      const records = auditRecords(
-        author,
-        rows.map((row) => ({
-          entityType: "ticket",
-          entityId: row.ticket_id,
-          action: row.transition === "breached" ? "sla_breached" : "sla_at_risk",
-          changes: {
-            [MARKER_FIELD[row.target][row.transition]]: {
-              before: null,
-              after: new Date(
-                row.transition === "breached" ? row.due_at : (row.at_risk_at ?? row.due_at),
-              ).toISOString(),
-            },
-          },
-        })),
-        now,
-      );
+      const records = auditRecords(slaAuthor(tenantId), transitions.map(slaTransitionAuditEntry), now);
       await tx.execute(
-        sql`with events as (${eventsStatement(rows.map(eventOf))}) ${auditStatement(tenantId, records)}`,
+        sql`with events as (${domainEventsStatement(transitions.map(slaTransitionEvent))}) ${auditStatement(tenantId, records)}`,
       );
       recorded.set(tenantId, records);
     }

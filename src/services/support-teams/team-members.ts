@@ -7,11 +7,11 @@ import { ticketCaller } from "../tickets/ticket-access";
 import { parseInput } from "../tickets/ticket-input";
 import { ticketTransaction } from "../tickets/ticket-transaction";
 import {
+  jsonOf,
+  readTeamView,
   type SetMembersInput,
   SetMembersSchema,
   type SupportTeamView,
-  type TeamRow,
-  teamViewStatement,
   toTeamView,
   type UpdateMemberInput,
   UpdateMemberSchema,
@@ -27,10 +27,6 @@ interface Membership {
 interface MembershipContextRow extends Record<string, unknown> {
   current: Membership[] | string;
   active_users: string[];
-}
-
-function jsonOf<T>(value: T | string): T {
-  return typeof value === "string" ? (JSON.parse(value) as T) : value;
 }
 
 const MEMBERSHIP_JSON = sql`coalesce(json_agg(json_build_object('userId', m.user_id, 'position', m.position,
@@ -110,12 +106,7 @@ export async function setTeamMembers({
         audited as (${auditStatement(t, records)})
         select 1`);
     }
-    const view = await tx.execute<TeamRow>(
-      teamViewStatement(sql`st.tenant_id = ${t} and st.id = ${input.id}::uuid`),
-    );
-    const row = view.rows[0];
-    if (!row) throw new NotFoundError("Support team not found");
-    return { row, records };
+    return { row: await readTeamView(tx, t, input.id), records };
   });
   publishAuditFeed(ctx, t, records);
   return toTeamView(row);
@@ -185,12 +176,7 @@ export async function updateTeamMember({
         audited as (${auditStatement(t, records)})
         select 1`);
     }
-    const view = await tx.execute<TeamRow>(
-      teamViewStatement(sql`st.tenant_id = ${t} and st.id = ${input.id}::uuid`),
-    );
-    const row = view.rows[0];
-    if (!row) throw new NotFoundError("Support team not found");
-    return { row, records };
+    return { row: await readTeamView(tx, t, input.id), records };
   });
   publishAuditFeed(ctx, t, records);
   return toTeamView(row);

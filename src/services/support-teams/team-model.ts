@@ -4,6 +4,7 @@
  */
 import { type SQL, sql } from "drizzle-orm";
 import * as z from "zod";
+import type { WsTransaction } from "../../db/client";
 import { PG_FOREIGN_KEY_VIOLATION, PG_UNIQUE_VIOLATION, pgErrorOf } from "../../db/errors";
 import {
   type BusinessCalendar,
@@ -14,7 +15,7 @@ import {
   type Weekday,
   type WeeklyHours,
 } from "../../domain/sla";
-import { ConflictError, ValidationError } from "../../lib/errors";
+import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors";
 import { isoOf, isoOrNull } from "../users/caller";
 
 export const ASSIGNMENT_STRATEGIES = ["manual", "round_robin", "least_loaded"] as const;
@@ -182,7 +183,8 @@ export interface TeamRow extends Record<string, unknown> {
   updated_at: string | Date;
 }
 
-function jsonOf<T>(value: T | string): T {
+/** JSON from the driver arrives parsed; be tolerant of text. */
+export function jsonOf<T>(value: T | string): T {
   return typeof value === "string" ? (JSON.parse(value) as T) : value;
 }
 
@@ -210,6 +212,16 @@ export function teamViewStatement(where: SQL): SQL {
       left join sla_policies sp on sp.tenant_id = st.tenant_id and sp.id = st.sla_policy_id
      where ${where}
      order by lower(st.name), st.id`;
+}
+
+/** The team as a write's transaction sees it (after its change): 404 when it is not there. */
+export async function readTeamView(tx: WsTransaction, tenantId: string, teamId: string): Promise<TeamRow> {
+  const view = await tx.execute<TeamRow>(
+    teamViewStatement(sql`st.tenant_id = ${tenantId} and st.id = ${teamId}::uuid`),
+  );
+  const row = view.rows[0];
+  if (!row) throw new NotFoundError("Support team not found");
+  return row;
 }
 
 export function toTeamView(row: TeamRow): SupportTeamView {

@@ -1,5 +1,4 @@
 import { sql } from "drizzle-orm";
-import type { WeeklyHours } from "../../domain/sla";
 import { NotFoundError } from "../../lib/errors";
 import { type AuditRecord, auditRecords, auditStatement, changedFields } from "../audit/audit-entry";
 import { publishAuditFeed } from "../audit/audit-feed";
@@ -9,31 +8,28 @@ import { ticketCaller } from "../tickets/ticket-access";
 import { parseInput } from "../tickets/ticket-input";
 import { ticketTransaction } from "../tickets/ticket-transaction";
 import {
-  type AssignmentStrategyName,
   calendarOf,
+  jsonOf,
   normaliseHolidays,
+  readTeamView,
   type SupportTeamView,
   type TeamRow,
-  teamViewStatement,
   teamWriteError,
   toTeamView,
   type UpdateTeamInput,
   UpdateTeamSchema,
 } from "./team-model";
 
-interface LockedTeamRow extends Record<string, unknown> {
-  name: string;
-  description: string | null;
-  timezone: string;
-  business_hours: WeeklyHours | string | null;
-  holidays: string[] | string;
-  assignment_strategy: AssignmentStrategyName;
-  sla_policy_id: string | null;
-}
-
-function jsonOf<T>(value: T | string): T {
-  return typeof value === "string" ? (JSON.parse(value) as T) : value;
-}
+type LockedTeamRow = Pick<
+  TeamRow,
+  | "name"
+  | "description"
+  | "timezone"
+  | "business_hours"
+  | "holidays"
+  | "assignment_strategy"
+  | "sla_policy_id"
+>;
 
 /** What moves the SLA clocks of the team's tickets. */
 const CLOCK_FIELDS = ["timezone", "businessHours", "holidays", "slaPolicyId"];
@@ -57,40 +53,43 @@ export async function updateSupportTeam({
   const body = parseInput(UpdateTeamSchema, input.changes, "request body");
   const t = author.tenantId;
   try {
-    const { row, records } = await ticketTransaction(ctx, t, async (tx) => {
-      const current = await tx.execute<LockedTeamRow>(sql`
+    const { row, records } = await ticketTransaction(
+      ctx,
+      t,
+      async (tx) => {
+        const current = await tx.execute<LockedTeamRow>(sql`
         select name, description, timezone, business_hours, holidays, assignment_strategy, sla_policy_id
           from support_teams where tenant_id = ${t} and id = ${input.id}::uuid for update`);
-      const locked = current.rows[0];
-      if (!locked) throw new NotFoundError("Support team not found");
-      const before = {
-        name: locked.name,
-        description: locked.description,
-        timezone: locked.timezone,
-        businessHours: locked.business_hours === null ? null : jsonOf(locked.business_hours),
-        holidays: jsonOf(locked.holidays),
-        assignmentStrategy: locked.assignment_strategy,
-        slaPolicyId: locked.sla_policy_id,
-      };
-      const after = {
-        name: body.name ?? before.name,
-        description: body.description !== undefined ? body.description : before.description,
-        timezone: body.timezone ?? before.timezone,
-        businessHours: body.businessHours !== undefined ? body.businessHours : before.businessHours,
-        holidays: body.holidays !== undefined ? normaliseHolidays(body.holidays) : before.holidays,
-        assignmentStrategy: body.assignmentStrategy ?? before.assignmentStrategy,
-        slaPolicyId: body.slaPolicyId !== undefined ? body.slaPolicyId : before.slaPolicyId,
-      };
-      const changes = changedFields(before, after);
-      let records: AuditRecord[] = [];
-      if (Object.keys(changes).length > 0) {
-        const now = new Date().toISOString();
-        records = auditRecords(
-          author,
-          [{ entityType: "support_team", entityId: input.id, action: "updated", changes }],
-          now,
-        );
-        await tx.execute(sql`
+        const locked = current.rows[0];
+        if (!locked) throw new NotFoundError("Support team not found");
+        const before = {
+          name: locked.name,
+          description: locked.description,
+          timezone: locked.timezone,
+          businessHours: locked.business_hours === null ? null : jsonOf(locked.business_hours),
+          holidays: jsonOf(locked.holidays),
+          assignmentStrategy: locked.assignment_strategy,
+          slaPolicyId: locked.sla_policy_id,
+        };
+        const after = {
+          name: body.name ?? before.name,
+          description: body.description !== undefined ? body.description : before.description,
+          timezone: body.timezone ?? before.timezone,
+          businessHours: body.businessHours !== undefined ? body.businessHours : before.businessHours,
+          holidays: body.holidays !== undefined ? normaliseHolidays(body.holidays) : before.holidays,
+          assignmentStrategy: body.assignmentStrategy ?? before.assignmentStrategy,
+          slaPolicyId: body.slaPolicyId !== undefined ? body.slaPolicyId : before.slaPolicyId,
+        };
+        const changes = changedFields(before, after);
+        let records: AuditRecord[] = [];
+        if (Object.keys(changes).length > 0) {
+          const now = new Date().toISOString();
+          records = auditRecords(
+            author,
+            [{ entityType: "support_team", entityId: input.id, action: "updated", changes }],
+            now,
+          );
+          await tx.execute(sql`
           with changed as (
             update support_teams
                set name = ${after.name}, description = ${after.description}, timezone = ${after.timezone},
@@ -102,23 +101,20 @@ export async function updateSupportTeam({
           ),
           audited as (${auditStatement(t, records)})
           select 1`);
-        if (CLOCK_FIELDS.some((field) => field in changes)) {
-          const recomputed = await recomputeTicketSlaInTransaction(tx, {
-            author,
-            scope: { teamId: input.id },
-            before: { calendar: calendarOf(before) },
-            now,
-          });
-          records = [...records, ...recomputed];
+          if (CLOCK_FIELDS.some((field) => field in changes)) {
+            const recomputed = await recomputeTicketSlaInTransaction(tx, {
+              author,
+              scope: { teamId: input.id },
+              before: { calendar: calendarOf(before) },
+              now,
+            });
+            records = [...records, ...recomputed];
+          }
         }
-      }
-      const view = await tx.execute<TeamRow>(
-        teamViewStatement(sql`st.tenant_id = ${t} and st.id = ${input.id}::uuid`),
-      );
-      const row = view.rows[0];
-      if (!row) throw new NotFoundError("Support team not found");
-      return { row, records };
-    });
+        return { row: await readTeamView(tx, t, input.id), records };
+      },
+      "change",
+    );
     publishAuditFeed(ctx, t, records);
     return toTeamView(row);
   } catch (error) {

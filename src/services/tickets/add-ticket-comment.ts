@@ -1,14 +1,20 @@
 import { sql } from "drizzle-orm";
 import { NotFoundError, ValidationError } from "../../lib/errors";
-import { type AuditEntry, auditRecords, auditStatement, changedFields } from "../audit/audit-entry";
+import { type AuditEntry, auditStatement, changedFields } from "../audit/audit-entry";
 import { publishAuditFeed } from "../audit/audit-feed";
 import type { ServiceContext } from "../context";
 import { type TicketComment, type TicketCommentRow, toTicketComment } from "./comment-view";
 import { ticketCaller } from "./ticket-access";
 import { AddCommentSchema, type AddTicketCommentInput, parseInput } from "./ticket-input";
-import { isoOrNullOf, type LockedTicketRow, lockTicketStatement, slaAfter } from "./ticket-lock";
+import {
+  auditRecordsWithSla,
+  isoOrNullOf,
+  type LockedTicketRow,
+  lockTicketStatement,
+  type SlaChange,
+  slaChangeOf,
+} from "./ticket-lock";
 import { assertNotClosed, ticketEffectsOfComment, timestampsAfterStatus } from "./ticket-rules";
-import { slaAssignments, slaAuditFields, slaStateOf } from "./ticket-sla";
 import { ticketTransaction } from "./ticket-transaction";
 
 /** How much of a comment's body its audit row keeps: enough to recognise it, not a second copy. */
@@ -86,8 +92,9 @@ export async function addTicketComment({
       { status: effects.status, firstRespondedAt: effects.firstRespondedAt, solvedAt: stamps.solvedAt },
     );
     let ticketWrite = sql`updated_at = ${now}::timestamptz`;
+    let sla: SlaChange | null = null;
     if (Object.keys(ticketChanges).length > 0) {
-      const sla = slaAfter(
+      sla = slaChangeOf(
         locked,
         {
           status: effects.status,
@@ -96,11 +103,12 @@ export async function addTicketComment({
           solvedAt: stamps.solvedAt,
         },
         now,
+        { tenantId: t, ticketId: body.ticketId, requestId: author.requestId },
       );
-      Object.assign(ticketChanges, changedFields(slaAuditFields(slaStateOf(locked)), slaAuditFields(sla)));
+      Object.assign(ticketChanges, sla.changes);
       ticketWrite = sql`${ticketWrite}, status = ${effects.status},
         first_responded_at = ${effects.firstRespondedAt}::timestamptz, solved_at = ${stamps.solvedAt}::timestamptz,
-        version = version + 1, ${slaAssignments(sla)}`;
+        version = version + 1, ${sla.assignments}`;
     }
 
     const authorName =
@@ -137,12 +145,12 @@ export async function addTicketComment({
         changes: ticketChanges,
       });
     }
-    const records = auditRecords(author, entries, now);
+    const records = auditRecordsWithSla(author, entries, now, sla);
     const written = await tx.execute<TicketCommentRow>(sql`
       with touched as (
         update tickets set ${ticketWrite} where tenant_id = ${t} and id = ${body.ticketId}::uuid
       ),
-      audited as (${auditStatement(t, records)})
+      ${sql.join([...(sla?.ctes ?? []), sql`audited as (${auditStatement(t, records)})`], sql`, `)}
       insert into ticket_comments (id, tenant_id, ticket_id, author_type, author_user_id, author_name, author_email,
                                    body, public, email_message_id, created_at)
       values (${commentId}::uuid, ${t}::uuid, ${body.ticketId}::uuid, ${body.author.type}, ${agentId}::uuid,

@@ -1,23 +1,30 @@
 import { sql } from "drizzle-orm";
 import { NotFoundError, ValidationError } from "../../lib/errors";
-import { auditRecords, auditStatement, changedFields } from "../audit/audit-entry";
+import { auditStatement, changedFields } from "../audit/audit-entry";
 import { publishAuditFeed } from "../audit/audit-feed";
 import type { ServiceContext } from "../context";
 import { type AssignmentCandidate, pickAssignee } from "./assignment-rules";
 import { ticketCaller } from "./ticket-access";
 import { type AssignTicketInput, AssignTicketSchema, parseInput } from "./ticket-input";
-import { isoOrNullOf, type LockedTicketRow, lockTicketStatement, slaAfter } from "./ticket-lock";
+import {
+  auditRecordsWithSla,
+  isoOrNullOf,
+  type LockedTicketRow,
+  lockTicketStatement,
+  type SlaChange,
+  slaChangeOf,
+} from "./ticket-lock";
 import { assertNotClosed } from "./ticket-rules";
-import { slaAssignments, slaAuditFields, slaStateOf } from "./ticket-sla";
 import {
   candidatesOf,
   handOutCtes,
   type LockedTeam,
   lockTeam,
+  lockTeamMembers,
   membersJson,
   ticketTransaction,
 } from "./ticket-transaction";
-import { type TicketRow, type TicketView, ticketViewStatement, toTicketView } from "./ticket-view";
+import { readTicketView, type TicketView, toTicketView } from "./ticket-view";
 
 interface AssignLockRow extends LockedTicketRow {
   assignee_active: boolean | null;
@@ -29,11 +36,13 @@ interface AssignLockRow extends LockedTicketRow {
  * whose strategy picks the agent (`{ teamId, strategy? }`: round robin in member order, or the member
  * with the fewest open tickets; `manual`, or nobody able to take it, queues it on the team unassigned).
  *
- * Concurrency: one WebSocket transaction locks the team row (`FOR UPDATE`) first and then the ticket, and
- * reads the members and their loads only after both locks, so concurrent assignments in a team run one
- * after the other, each seeing the previous one's result: the rotation never gives two tickets the same
- * turn nor skips a member, and one ticket assigned concurrently ends with the assignee of the last
- * assignment, every step recorded in the audit log in order. A team change recomputes the SLA clocks.
+ * Concurrency: one WebSocket transaction locks the team row first, then (routing by strategy) every member
+ * as a candidate, then the ticket, and reads the members and their loads only after those locks, so
+ * concurrent assignments in a team run one after the other, each seeing the previous one's result: the
+ * rotation never gives two tickets the same turn nor skips a member, and one ticket assigned concurrently
+ * ends with the assignee of the last assignment, every step recorded in the audit log in order. Teams that
+ * share an agent queue on that agent, so together they never take them past `maxOpenTickets`. A team
+ * change recomputes the SLA clocks.
  */
 export async function assignTicket({
   ctx,
@@ -56,6 +65,9 @@ export async function assignTicket({
       team = await lockTeam(tx, t, body.teamId, "update");
       if (team === null)
         throw new ValidationError("Unknown team", { teamId: ["No such support team in this tenant"] });
+      if (routeToTeam && (body.strategy ?? team.assignment_strategy) !== "manual") {
+        await lockTeamMembers(tx, t, body.teamId);
+      }
     }
     const lockedResult = await tx.execute<AssignLockRow>(
       lockTicketStatement(t, input.id, {
@@ -88,12 +100,12 @@ export async function assignTicket({
       { assigneeId, teamId },
     );
     // Nothing changes (the agent already has it): no write, and the rotation keeps that agent's turn.
-    if (Object.keys(changes).length === 0) return { row: await readView(), records: [] };
+    if (Object.keys(changes).length === 0) return { row: await readTicketView(tx, t, input.id), records: [] };
 
     const now = new Date().toISOString();
-    let slaWrite = sql``;
+    let sla: SlaChange | null = null;
     if ("teamId" in changes) {
-      const sla = slaAfter(
+      sla = slaChangeOf(
         locked,
         {
           status: locked.status,
@@ -102,33 +114,27 @@ export async function assignTicket({
           solvedAt: isoOrNullOf(locked.solved_at),
         },
         now,
+        { tenantId: t, ticketId: input.id, requestId: author.requestId },
       );
-      Object.assign(changes, changedFields(slaAuditFields(slaStateOf(locked)), slaAuditFields(sla)));
-      slaWrite = sql`, ${slaAssignments(sla)}`;
+      Object.assign(changes, sla.changes);
     }
-    const records = auditRecords(
+    const records = auditRecordsWithSla(
       author,
       [{ entityType: "ticket", entityId: input.id, action: "assigned", changes }],
       now,
+      sla,
     );
     const handOut = pick && teamId !== null ? handOutCtes(t, teamId, pick.userId, pick.nextCursor) : [];
     await tx.execute(sql`
       with assigned as (
         update tickets
            set assignee_id = ${assigneeId}::uuid, team_id = ${teamId}::uuid, version = version + 1,
-               updated_at = ${now}::timestamptz ${slaWrite}
+               updated_at = ${now}::timestamptz ${sla === null ? sql`` : sql`, ${sla.assignments}`}
          where tenant_id = ${t} and id = ${input.id}::uuid
       ),
-      ${sql.join([...handOut, sql`audited as (${auditStatement(t, records)})`], sql`, `)}
+      ${sql.join([...handOut, ...(sla?.ctes ?? []), sql`audited as (${auditStatement(t, records)})`], sql`, `)}
       select 1`);
-    return { row: await readView(), records };
-
-    async function readView(): Promise<TicketRow> {
-      const view = await tx.execute<TicketRow>(ticketViewStatement(t, input.id));
-      const found = view.rows[0];
-      if (!found) throw new NotFoundError("Ticket not found");
-      return found;
-    }
+    return { row: await readTicketView(tx, t, input.id), records };
   });
 
   publishAuditFeed(ctx, t, records);

@@ -16,7 +16,14 @@ import {
   slaAuditFields,
   slaValues,
 } from "./ticket-sla";
-import { candidatesOf, handOutCtes, lockTeam, membersJson, ticketTransaction } from "./ticket-transaction";
+import {
+  candidatesOf,
+  handOutCtes,
+  lockTeam,
+  lockTeamMembers,
+  membersJson,
+  ticketTransaction,
+} from "./ticket-transaction";
 import { type TicketRow, type TicketView, ticketViewStatement, toTicketView } from "./ticket-view";
 
 interface CreateContextRow extends Record<string, unknown> {
@@ -66,6 +73,9 @@ export async function createTicket({
     const team = teamId === null ? null : await lockTeam(tx, t, teamId, teamPicks ? "update" : "share");
     if (teamId !== null && team === null) {
       throw new ValidationError("Unknown team", { teamId: ["No such support team in this tenant"] });
+    }
+    if (teamPicks && teamId !== null && team?.assignment_strategy !== "manual") {
+      await lockTeamMembers(tx, t, teamId);
     }
     const context = await tx.execute<CreateContextRow>(sql`
       select ${policyJson(t, sql`${teamId}::uuid`)} as policy,

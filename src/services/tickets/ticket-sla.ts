@@ -7,18 +7,29 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { ComputedTicketSla, TicketSlaState } from "../../domain/sla";
 
+/** An `sla_policies` row aliased `p` as the JSON `SlaPolicyRules` the clocks read. */
+export const POLICY_RULES_JSON: SQL = sql`json_build_object('id', p.id, 'targets', p.targets,
+  'businessHoursOnly', p.business_hours_only, 'atRiskPercent', p.at_risk_percent)`;
+
 /**
  * The policy for a ticket of team `teamId` (a SQL uuid expression, may be null): the team's own policy,
  * else the tenant's default, else none — as the JSON `SlaPolicyRules`.
  */
 export function policyJson(tenantId: string, teamId: SQL): SQL {
-  return sql`(select json_build_object('id', p.id, 'targets', p.targets, 'businessHoursOnly', p.business_hours_only,
-                                       'atRiskPercent', p.at_risk_percent)
+  return sql`(select ${POLICY_RULES_JSON}
                 from sla_policies p
                where p.tenant_id = ${tenantId}
                  and p.id = coalesce(
                        (select st.sla_policy_id from support_teams st where st.tenant_id = ${tenantId} and st.id = ${teamId}),
                        (select d.id from sla_policies d where d.tenant_id = ${tenantId} and d.is_default)))`;
+}
+
+/**
+ * The policy a ticket's clocks last ran under (its stored `sla_policy_id`, a SQL uuid expression) as the
+ * JSON `SlaPolicyRules`; null for none. Time already used is banked under it before new rules apply.
+ */
+export function storedPolicyJson(tenantId: SQL | string, policyId: SQL): SQL {
+  return sql`(select ${POLICY_RULES_JSON} from sla_policies p where p.tenant_id = ${tenantId} and p.id = ${policyId})`;
 }
 
 /** The business calendar of team `teamId` as JSON `BusinessCalendar`; null without a team (24/7 UTC). */

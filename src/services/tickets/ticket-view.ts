@@ -1,8 +1,10 @@
 import { type SQL, sql } from "drizzle-orm";
+import type { WsTransaction } from "../../db/client";
 import { type SlaPolicyRules, type SlaRisk, slaRiskOf } from "../../domain/sla";
+import { NotFoundError } from "../../lib/errors";
 import { isoOf, isoOrNull } from "../users/caller";
 import type { TicketChannel, TicketPriority, TicketStatus } from "./ticket-rules";
-import { jsonValue, SLA_STATE_COLUMNS, type SlaStateRow, slaStateOf } from "./ticket-sla";
+import { jsonValue, POLICY_RULES_JSON, SLA_STATE_COLUMNS, type SlaStateRow, slaStateOf } from "./ticket-sla";
 
 /** One SLA target of a ticket as agents see it. */
 export interface SlaTargetView {
@@ -124,8 +126,7 @@ export const TICKET_SUMMARY_COLUMNS: SQL = sql`
   t.id, t.number, t.subject, t.status, t.priority, t.channel, t.requester_email, t.requester_name,
   t.requester_phone, t.assignee_id, au.full_name as assignee_name, au.email as assignee_email, t.team_id,
   tm.name as team_name, t.tags, t.chat_session_id, ${SLA_STATE_COLUMNS},
-  case when p.id is null then null else json_build_object('id', p.id, 'targets', p.targets,
-    'businessHoursOnly', p.business_hours_only, 'atRiskPercent', p.at_risk_percent) end as sla_policy,
+  case when p.id is null then null else ${POLICY_RULES_JSON} end as sla_policy,
   t.first_response_breached_at, t.resolution_breached_at, t.first_response_at_risk_at, t.resolution_at_risk_at,
   t.first_response_at_risk_after, t.resolution_at_risk_after, t.first_responded_at, t.solved_at, t.closed_at,
   t.version, t.created_at, t.updated_at`;
@@ -153,6 +154,18 @@ export function ticketViewStatement(tenantId: string, ticketId: string): SQL {
              where tko.tenant_id = t.tenant_id and tko.ticket_id = t.id) as orders
       from tickets t ${TICKET_JOINS}
      where t.tenant_id = ${tenantId} and t.id = ${ticketId}::uuid`;
+}
+
+/** The whole ticket as a write's transaction sees it (after its change): 404 when it is not there. */
+export async function readTicketView(
+  tx: WsTransaction,
+  tenantId: string,
+  ticketId: string,
+): Promise<TicketRow> {
+  const view = await tx.execute<TicketRow>(ticketViewStatement(tenantId, ticketId));
+  const found = view.rows[0];
+  if (!found) throw new NotFoundError("Ticket not found");
+  return found;
 }
 
 function targetView(
@@ -187,6 +200,11 @@ function slaView(row: TicketSummaryRow, now: string): TicketSlaView {
     policy,
     now,
     row.priority,
+    {
+      // A clock that stopped within its target met it (solved or closed stops both; a reply, the first).
+      firstResponse: row.first_responded_at !== null || row.status === "solved" || row.status === "closed",
+      resolution: row.status === "solved" || row.status === "closed",
+    },
   );
   return {
     policyId: state.policyId,

@@ -1,15 +1,21 @@
 import { sql } from "drizzle-orm";
 import { NotFoundError, PreconditionFailedError, ValidationError } from "../../lib/errors";
-import { auditRecords, auditStatement, changedFields } from "../audit/audit-entry";
+import { auditStatement, changedFields } from "../audit/audit-entry";
 import { publishAuditFeed } from "../audit/audit-feed";
 import type { ServiceContext } from "../context";
 import { ticketCaller } from "./ticket-access";
 import { parseInput, type UpdateTicketInput, UpdateTicketSchema } from "./ticket-input";
-import { isoOrNullOf, type LockedTicketRow, lockTicketStatement, slaAfter } from "./ticket-lock";
+import {
+  auditRecordsWithSla,
+  isoOrNullOf,
+  type LockedTicketRow,
+  lockTicketStatement,
+  type SlaChange,
+  slaChangeOf,
+} from "./ticket-lock";
 import { assertNotClosed, normaliseTags, timestampsAfterStatus } from "./ticket-rules";
-import { slaAssignments, slaAuditFields, slaStateOf } from "./ticket-sla";
 import { ticketTransaction } from "./ticket-transaction";
-import { type TicketRow, type TicketView, ticketViewStatement, toTicketView } from "./ticket-view";
+import { readTicketView, type TicketView, toTicketView } from "./ticket-view";
 
 /**
  * Changes a ticket's status, priority, tags, team, subject, description or requester. `expectedVersion`
@@ -101,13 +107,13 @@ export async function updateTicket({
       ...stamps,
     };
     const changes = changedFields(before, after);
-    if (Object.keys(changes).length === 0) return { row: await readView(), records: [] };
+    if (Object.keys(changes).length === 0) return { row: await readTicketView(tx, t, input.id), records: [] };
 
     // Status, priority and team are what the clocks depend on; anything else leaves them as they are.
     const clocksMove = "status" in changes || "priority" in changes || "teamId" in changes;
-    let slaWrite = sql``;
+    let sla: SlaChange | null = null;
     if (clocksMove) {
-      const sla = slaAfter(
+      sla = slaChangeOf(
         locked,
         {
           status,
@@ -116,14 +122,15 @@ export async function updateTicket({
           solvedAt: stamps.solvedAt,
         },
         now,
+        { tenantId: t, ticketId: input.id, requestId: author.requestId },
       );
-      Object.assign(changes, changedFields(slaAuditFields(slaStateOf(locked)), slaAuditFields(sla)));
-      slaWrite = sql`, ${slaAssignments(sla)}`;
+      Object.assign(changes, sla.changes);
     }
-    const records = auditRecords(
+    const records = auditRecordsWithSla(
       author,
       [{ entityType: "ticket", entityId: input.id, action: "updated", changes }],
       now,
+      sla,
     );
     await tx.execute(sql`
       with changed as (
@@ -133,19 +140,12 @@ export async function updateTicket({
                requester_email = ${requester.email}, requester_name = ${requester.name},
                requester_phone = ${requester.phone}, solved_at = ${stamps.solvedAt}::timestamptz,
                closed_at = ${stamps.closedAt}::timestamptz, version = version + 1, updated_at = ${now}::timestamptz
-               ${slaWrite}
+               ${sla === null ? sql`` : sql`, ${sla.assignments}`}
          where tenant_id = ${t} and id = ${input.id}::uuid
       ),
-      audited as (${auditStatement(t, records)})
+      ${sql.join([...(sla?.ctes ?? []), sql`audited as (${auditStatement(t, records)})`], sql`, `)}
       select 1`);
-    return { row: await readView(), records };
-
-    async function readView(): Promise<TicketRow> {
-      const view = await tx.execute<TicketRow>(ticketViewStatement(t, input.id));
-      const found = view.rows[0];
-      if (!found) throw new NotFoundError("Ticket not found");
-      return found;
-    }
+    return { row: await readTicketView(tx, t, input.id), records };
   });
 
   publishAuditFeed(ctx, t, records);

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { importJWK, type JWK, type JWTPayload, jwtVerify, SignJWT } from "jose";
+import { importJWK, type JWK, type JWTHeaderParameters, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import type { AuthConfig } from "../../lib/config";
 import { UnauthorizedError } from "../../lib/errors";
 import { isUuid } from "../../lib/ids";
@@ -80,6 +80,15 @@ function algorithmOf(jwk: JWK): SigningAlg {
   throw new Error("JWT signing keys must be Ed25519 (EdDSA) or P-256 (ES256)");
 }
 
+/** Resolves a token's verification key by its `kid`; a kid or algorithm the ring does not hold is refused. */
+export function verificationKeyOf(ring: Keyring): (header: JWTHeaderParameters) => CryptoKey {
+  return (header) => {
+    const key = header.kid ? ring.byKid.get(header.kid) : undefined;
+    if (!key || header.alg !== key.alg) throw new Error("unknown key");
+    return key.publicKey;
+  };
+}
+
 export function jwks(ring: Keyring): { keys: JWK[] } {
   return { keys: [...ring.byKid.values()].map((k) => k.publicJwk) };
 }
@@ -133,22 +142,14 @@ export async function verifyAccessToken(
 ): Promise<AccessClaims> {
   let payload: JWTPayload;
   try {
-    const result = await jwtVerify(
-      token,
-      (header) => {
-        const key = header.kid ? ring.byKid.get(header.kid) : undefined;
-        if (!key || header.alg !== key.alg) throw new Error("unknown key");
-        return key.publicKey;
-      },
-      {
-        issuer: config.issuer,
-        audience: config.audience,
-        typ: ACCESS_TOKEN_TYPE,
-        algorithms: ["EdDSA", "ES256"],
-        requiredClaims: ["exp", "iat", "sub", "jti"],
-        clockTolerance: 5,
-      },
-    );
+    const result = await jwtVerify(token, verificationKeyOf(ring), {
+      issuer: config.issuer,
+      audience: config.audience,
+      typ: ACCESS_TOKEN_TYPE,
+      algorithms: ["EdDSA", "ES256"],
+      requiredClaims: ["exp", "iat", "sub", "jti"],
+      clockTolerance: 5,
+    });
     payload = result.payload;
   } catch {
     throw new UnauthorizedError("Invalid or expired access token");

@@ -1,7 +1,7 @@
 import { type JWTPayload, jwtVerify, SignJWT } from "jose";
 import { UnauthorizedError } from "../../lib/errors";
 import { isUuid } from "../../lib/ids";
-import { loadKeyring } from "../auth/tokens";
+import { loadKeyring, verificationKeyOf } from "../auth/tokens";
 import type { ServiceContext } from "../context";
 
 /**
@@ -48,22 +48,14 @@ export async function verifyChatToken(ctx: ServiceContext, token: string): Promi
   const ring = await loadKeyring(ctx.config.auth.signingKeys);
   let payload: JWTPayload;
   try {
-    const result = await jwtVerify(
-      token,
-      (header) => {
-        const key = header.kid ? ring.byKid.get(header.kid) : undefined;
-        if (!key || header.alg !== key.alg) throw new Error("unknown key");
-        return key.publicKey;
-      },
-      {
-        issuer: ctx.config.auth.issuer,
-        audience: chatAudience(ctx),
-        typ: CHAT_TOKEN_TYPE,
-        algorithms: ["EdDSA", "ES256"],
-        requiredClaims: ["exp", "iat", "sub"],
-        clockTolerance: 5,
-      },
-    );
+    const result = await jwtVerify(token, verificationKeyOf(ring), {
+      issuer: ctx.config.auth.issuer,
+      audience: chatAudience(ctx),
+      typ: CHAT_TOKEN_TYPE,
+      algorithms: ["EdDSA", "ES256"],
+      requiredClaims: ["exp", "iat", "sub"],
+      clockTolerance: 5,
+    });
     payload = result.payload;
   } catch {
     throw new UnauthorizedError("Invalid or expired chat token");
